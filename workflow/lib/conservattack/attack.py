@@ -1,0 +1,307 @@
+"""CONSERVAttack (SPEC section 2): sign-gradient moves that keep marginals and correlations.
+
+``attack(model, X, y, params)`` is the public entry point. The running statistics of
+``conservattack.stats`` make a candidate's JSD an O(1) look-up and its Frobenius norm an O(1)
+closed form after O(d^2) work per event, so one event visit costs O(d^2 + d K) for K candidates.
+
+Choices where SPEC section 2 is silent (also listed in the README):
+- ``fooled`` starts all False: an event counts as fooled only after a re-evaluation (step 3), so an
+  event misclassified before the attack is still visited in the first iteration.
+- Masked events are never moved and never counted as fooled or targeted.
+- Random mode: one ``numpy.random.default_rng(seed)`` per attack; per visited event, in visit
+  order, first the jitter factors (d draws, if ``randomize_step``), then a (d, N) array of
+  uniforms. A feature whose room to its bound is below ``min_change`` has no candidate. Candidates
+  are sorted by |move| so that ties go to the smaller move, as in grid mode.
+- Every candidate value is clipped to [lo_j, hi_j]; the statistics use the clipped value.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .inference import loss_gradient_sign, predict_proba
+from .metrics import jsd_per_feature, relative_frobenius
+from .params import AttackParams, ParameterError
+from .stats import RunningHistograms, RunningPearson, pearson_matrix
+
+
+@dataclass
+class AttackResult:
+    """Outcome of one attack.
+
+    X_adv : perturbed set, same shape and order as the input.
+    fooled : events whose predicted label differs from the true one after some iteration.
+    mask : events that were excluded from the attack (never moved, never targeted).
+    history : one dict per iteration: iteration, fooling_ratio, jsd (per feature), jsd_mean,
+        jsd_median, jsd_max, relative_fn, events_visited, events_moved, seconds.
+    """
+
+    X_adv: np.ndarray
+    fooled: np.ndarray
+    mask: np.ndarray
+    params: AttackParams
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def fooling_ratio(self) -> float:
+        targeted = ~self.mask
+        return float(self.fooled[targeted].mean()) if targeted.any() else 0.0
+
+
+def _as_params(params) -> AttackParams:
+    if isinstance(params, AttackParams):
+        return params
+    if isinstance(params, Mapping):
+        return AttackParams.from_config(params)
+    raise ParameterError(f"params must be an AttackParams or a mapping, got {type(params).__name__}")
+
+
+def _validate(model, X, y, mask):
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D array (events x features), got shape {X.shape}")
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
+    X = X.astype(np.float64)  # always a copy: the caller's array is never modified
+    n, d = X.shape
+    if n < 2 or d < 1:
+        raise ValueError(f"X needs at least 2 events and 1 feature, got shape {X.shape}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"X contains {int(bad.sum())} non-finite value(s) (NaN or inf); first at event {i}, "
+            f"feature {j}: {X[i, j]!r}"
+        )
+    const = np.flatnonzero(X.min(axis=0) == X.max(axis=0))
+    if const.size:
+        raise ValueError(
+            f"feature(s) {const.tolist()} of X are constant; their correlations are undefined "
+            "and they cannot move: drop these columns before attacking"
+        )
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"labels y must be 0 or 1, found {np.unique(y[~np.isin(y, (0, 1))])[:5]}")
+    y = y.astype(np.int64)
+    if mask is None:
+        mask = np.zeros(n, dtype=bool)
+    else:
+        mask = np.asarray(mask)
+        if mask.shape != (n,) or mask.dtype != bool:
+            raise ValueError(f"mask must be a boolean array of shape ({n},), got {mask.dtype} {mask.shape}")
+        mask = mask.copy()
+    return X, y, mask
+
+
+class _ConservAttack:
+    """State of one attack: the set, its running statistics and the per-event move selection."""
+
+    def __init__(self, model, X, y, mask, params: AttackParams):
+        self.model, self.X, self.y, self.mask, self.p = model, X, y, mask, params
+        self.n, self.d = X.shape
+        self.X_clean = X.copy()
+        self.lo, self.hi = X.min(axis=0), X.max(axis=0)
+        self.hist = RunningHistograms(X, self.lo, self.hi, params.num_bins)
+        self.pearson = RunningPearson(X)
+        self.C_clean = pearson_matrix(X)
+        self.rng = np.random.default_rng(params.seed)
+        self.fooled = np.zeros(self.n, dtype=bool)
+
+    # -- candidates --------------------------------------------------------------------------
+    def _step_sizes(self):
+        p = self.p
+        if p.randomize_step:
+            jit = self.rng.uniform(1.0 - p.random_step_frac, 1.0 + p.random_step_frac, size=self.d)
+            return p.min_change * jit, p.step * jit
+        return np.full(self.d, p.min_change), np.full(self.d, p.step)
+
+    def candidates(self, x: np.ndarray, s: np.ndarray):
+        """Candidate moves (d x K, rows ordered by |move|) and which of them exist."""
+        mc, st = self._step_sizes()
+        room = np.where(s > 0, self.hi - x, x - self.lo)
+        if self.p.random_mode:
+            u = self.rng.random((self.d, self.p.num_candidates))
+            has = room >= mc
+            D = s[:, None] * (mc[:, None] + u * (room - mc)[:, None])
+            D = np.take_along_axis(D, np.argsort(np.abs(D), axis=1, kind="stable"), axis=1)
+            valid = np.broadcast_to(has[:, None], D.shape)
+        else:
+            # Upper estimate of the grid length; the literal bound check below decides. Moves
+            # grow monotonically with k, so the valid candidates form a prefix.
+            kmax = int(np.max(np.floor(np.maximum(room - mc, -1.0) / st))) + 2
+            k = np.arange(max(kmax, 1), dtype=np.float64)
+            D = s[:, None] * (mc[:, None] + k[None, :] * st[:, None])
+            xn = x[:, None] + D
+            valid = (xn >= self.lo[:, None]) & (xn <= self.hi[:, None])
+        return D, valid
+
+    # -- one event ---------------------------------------------------------------------------
+    def choose(self, x: np.ndarray, s: np.ndarray):
+        """New values of the event's features (SPEC step 2), all against the current statistics."""
+        p = self.p
+        D, valid = self.candidates(x, s)
+        xn = np.clip(x[:, None] + D, self.lo[:, None], self.hi[:, None])
+        old_bins = self.hist.bins(x[:, None])[:, 0]
+        jsd = self.hist.candidate_jsd(old_bins, self.hist.bins(xn))
+        e, A, B, E = self.pearson.event_terms(x)
+        fn = self.pearson.candidate_frobenius(xn - x[:, None], e, A, B, E)
+        cost = p.alpha * jsd + p.beta * fn
+        admissible = valid & (jsd <= p.max_jsd_single_change) & (fn <= p.max_frob_single_change)
+        # argmin takes the first minimum: candidates are ordered by |move|, so ties go to the smaller.
+        best = np.argmin(np.where(admissible, cost, np.inf), axis=1)
+        move = admissible.any(axis=1)
+        if not p.use_no_change:
+            fallback = np.argmin(np.where(valid, cost, np.inf), axis=1)
+            best = np.where(move, best, fallback)
+            move = valid.any(axis=1)
+        rows = np.arange(self.d)
+        return np.where(move, xn[rows, best], x)
+
+    def apply(self, i: int, x_new: np.ndarray) -> bool:
+        """Move event i to ``x_new`` and update the running statistics exactly."""
+        x_row = self.X[i].copy()
+        changed = np.flatnonzero(x_new != x_row)
+        if changed.size == 0:
+            return False
+        old_bins = self.hist.bins(x_row[:, None])[changed, 0]
+        self.hist.move(changed, old_bins, self.hist.bins(x_new[:, None])[changed, 0])
+        for j in changed:  # one feature at a time: each co-moment update is exact
+            self.pearson.move(x_row, j, x_new[j])
+        self.X[i] = x_row
+        return True
+
+    def pull_back(self, i: int) -> bool:
+        """``optimize_already_fooled``: move fooled event i toward its clean values, feature by
+        feature, when it stays fooled and its cost against the CLEAN statistics strictly drops."""
+        p, x_clean = self.p, self.X_clean[i]
+        size = p.step if p.step > 0 else p.min_change
+        moved = False
+        for j in np.flatnonzero(self.X[i] != x_clean):
+            x = self.X[i].copy()
+            gap = x_clean[j] - x[j]
+            k = np.arange(1, p.max_search_steps + 1)
+            vals = np.unique(x[j] + np.sign(gap) * np.minimum(k * size, abs(gap)))
+            cost_now = self._clean_cost(x, j, np.array([x[j]]))[0]
+            costs = self._clean_cost(x, j, vals)
+            rows = np.repeat(x[None, :], len(vals), axis=0)
+            rows[:, j] = vals
+            still_fooled = (predict_proba(self.model, rows) >= 0.5).astype(int) != self.y[i]
+            ok = still_fooled & (costs < cost_now)
+            if ok.any():
+                best = np.flatnonzero(ok)[np.argmin(costs[ok])]
+                x_new = x.copy()
+                x_new[j] = vals[best]
+                moved |= self.apply(i, x_new)
+        return moved
+
+    def _clean_cost(self, x: np.ndarray, j: int, values: np.ndarray) -> np.ndarray:
+        """alpha * JSD_j(clean, current with x_j -> value) + beta * ||C(after) - C_clean||_F."""
+        old_bin = self.hist.bins(x[:, None])[:, 0]
+        new_bins = np.repeat(old_bin[:, None], len(values), axis=1)
+        new_bins[j] = self.hist.bins(np.broadcast_to(values, (self.d, len(values))))[j]
+        jsd = self.hist.candidate_jsd(old_bin, new_bins)[j]
+        # Row j of the correlation matrix after the move, O(d) per value.
+        S, mu, n = self.pearson.S, self.pearson.mu, self.n
+        D = values - x[j]
+        e = x - mu
+        Sjj_new = S[j, j] + D * (2.0 * e[j] + D * (1.0 - 1.0 / n))
+        row = (S[j][None, :] + D[:, None] * e[None, :]) / np.sqrt(Sjj_new[:, None] * np.diag(S)[None, :])
+        C = self.pearson.corr()
+        others = np.arange(self.d) != j
+        total_now = np.sum((C - self.C_clean) ** 2)
+        row_now = np.sum((C[j, others] - self.C_clean[j, others]) ** 2)
+        row_new = np.sum((row[:, others] - self.C_clean[j, others]) ** 2, axis=1)
+        fn = np.sqrt(np.maximum(total_now - 2.0 * row_now + 2.0 * row_new, 0.0))
+        return p_cost(self.p, jsd, fn)
+
+    # -- iterations --------------------------------------------------------------------------
+    def iterate(self, iteration: int, progress: bool) -> dict:
+        t0 = time.perf_counter()
+        # Re-synchronise from scratch once per iteration: bounds accumulated rounding.
+        self.hist.resync(self.X)
+        self.pearson.resync(self.X)
+        targeted = ~self.mask
+        visit = np.flatnonzero(targeted & ~self.fooled)
+        pull = np.flatnonzero(targeted & self.fooled) if self.p.optimize_already_fooled else visit[:0]
+        signs = loss_gradient_sign(self.model, self.X[visit], self.y[visit]) if visit.size else None
+        sign_of = dict(zip(visit.tolist(), range(visit.size)))
+        order = np.union1d(visit, pull)  # increasing index
+        moved = 0
+        bar = tqdm(total=order.size, desc=f"attack iteration {iteration}/{self.p.n_iterations}",
+                   disable=not progress, mininterval=0.5, unit="ev", leave=False)
+        bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
+        for i in order.tolist():
+            if i in sign_of:
+                moved += self.apply(i, self.choose(self.X[i], signs[sign_of[i]]))
+            else:
+                moved += self.pull_back(i)
+            bar.update(1)
+        pred = (predict_proba(self.model, self.X) >= 0.5).astype(np.int64)
+        self.fooled |= (pred != self.y) & targeted
+        bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
+        bar.close()
+        jsd = jsd_per_feature(self.X_clean, self.X, self.p.num_bins)
+        return {
+            "iteration": iteration,
+            "fooling_ratio": self._ratio(),
+            "jsd": jsd.tolist(),
+            "jsd_mean": float(jsd.mean()),
+            "jsd_median": float(np.median(jsd)),
+            "jsd_max": float(jsd.max()),
+            "relative_fn": relative_frobenius(self.C_clean, pearson_matrix(self.X)),
+            "events_visited": int(order.size),
+            "events_moved": int(moved),
+            "seconds": time.perf_counter() - t0,
+        }
+
+    def _ratio(self) -> float:
+        targeted = ~self.mask
+        return float(self.fooled[targeted].mean()) if targeted.any() else 0.0
+
+
+def p_cost(params: AttackParams, jsd, fn):
+    """A candidate's cost: alpha * JSD + beta * FN."""
+    return params.alpha * jsd + params.beta * fn
+
+
+def attack(
+    model: torch.nn.Module,
+    X,
+    y,
+    params: AttackParams | Mapping[str, Any],
+    mask=None,
+    progress: bool = True,
+) -> AttackResult:
+    """Run CONSERVAttack on the set X with true labels y (SPEC section 2).
+
+    Parameters
+    ----------
+    model : binary classifier returning P(class 1), shape (n,) or (n, 1); put in eval mode.
+    X : (n, d) real array, finite; features min-max scaled (the attack's step sizes assume [0, 1]).
+        Bounds, reference histograms and correlation matrix are taken from X itself.
+    y : (n,) labels in {0, 1}.
+    params : ``AttackParams`` or a mapping with its field names (unknown keys are an error).
+    mask : optional (n,) bool, True for events that must not be perturbed.
+    progress : show a tqdm bar per iteration (events done, current fooling ratio).
+
+    Returns
+    -------
+    AttackResult with ``X_adv`` (float64, same order), ``fooled`` and per-iteration ``history``.
+    The input array is not modified.
+    """
+    params = _as_params(params)
+    X, y, mask = _validate(model, X, y, mask)
+    predict_proba(model, X[: min(len(X), 1024)])  # rejects a model of the wrong output shape early
+    state = _ConservAttack(model, X, y, mask, params)
+    history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
+    return AttackResult(X_adv=state.X, fooled=state.fooled, mask=mask, params=params, history=history)
