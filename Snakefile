@@ -1,0 +1,25 @@
+# conservattack: CONSERVAttack studies as a Snakemake workflow.
+# Run `snakemake --cores all` (default config: the embedded Donut study); see README.md.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+# Validate before any rule is defined or run: unknown keys and wrong types stop here.
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/attack.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,39 @@
+"""Rule attack: CONSERVAttack on one run's targeted test events."""
+
+import torch
+
+from conservattack.attack import attack
+from conservattack.inference import predict_proba
+from conservattack.io import read_parquet, write_json, write_parquet
+from conservattack.models import load_model
+from conservattack.params import AttackParams
+from conservattack.preprocessing import MinMaxScaler
+from conservattack.provenance import provenance
+from conservattack.runlog import logged
+from conservattack.study import attack_targets
+from conservattack.tables import EVENT, LABEL, adversaries_frame, features_and_labels
+
+with logged(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    cfg, seed = snakemake.params.attack, snakemake.params.seed
+    features = MinMaxScaler.load(snakemake.input.scaler).features
+    test = read_parquet(snakemake.input.test, [*features, LABEL, EVENT])
+    X, y = features_and_labels(test, features)
+    model = load_model(snakemake.input.model)
+    targets = attack_targets(y, predict_proba(model, X), cfg["target"])
+    params = AttackParams.from_config(cfg["params"], seed=seed)
+    result = attack(model, X[targets], y[targets], params, progress=True)
+    p_clean = predict_proba(model, X[targets])
+    p_adv = predict_proba(model, result.X_adv)
+    write_parquet(adversaries_frame(test[EVENT].to_numpy()[targets], y[targets], features, X[targets],
+                                    result.X_adv, result.fooled, p_clean, p_adv),
+                  snakemake.output.adversaries)
+    final = result.history[-1]
+    print({k: v for k, v in final.items() if k != "jsd"})
+    write_json({
+        "target": cfg["target"], "n_test": len(X), "n_targeted": int(targets.sum()),
+        "params": params.to_dict(), "features": list(features),
+        "final": final, "history": result.history,
+        "seconds": sum(h["seconds"] for h in result.history),
+        **provenance({"attack": cfg, "seed": seed}),
+    }, snakemake.output.meta)

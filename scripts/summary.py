@@ -1,0 +1,15 @@
+"""Rule summary: our numbers beside the paper's."""
+
+import pandas as pd
+
+from conservattack.runlog import logged
+from conservattack.study import grey_box_summary, summary_table
+
+with logged(snakemake.log[0]):
+    per_run = pd.read_csv(snakemake.input.per_run)
+    matrix = pd.read_csv(snakemake.input.matrix, index_col=0)
+    metrics = per_run[["run", "fooling_ratio", "jsd_mean", "jsd_median", "jsd_max", "relative_fn"]]
+    extra = {f"cross_run_{k}": v for k, v in grey_box_summary(matrix).items()}
+    table = summary_table(snakemake.wildcards.dataset, metrics, extra)
+    table.to_csv(snakemake.output[0], index=False, float_format="%.6g")
+    print(table.to_string())

@@ -1,0 +1,169 @@
+"""The paper's classifier/detector MLP, its deterministic training and its files (SPEC section 4)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from .inference import predict_proba
+from .params import ParameterError
+
+HIDDEN = (300, 102, 12, 6)
+
+
+class PaperMLP(nn.Sequential):
+    """Dense 300 ReLU, BN, Dense 102 ReLU, BN, Dense 12 ReLU, BN, Dense 6 ReLU, BN, Dense 1 sigmoid.
+
+    42,163 trainable parameters for 30 inputs, 59,263 for 87. Returns P(class 1), shape (n, 1).
+    """
+
+    def __init__(self, n_inputs: int):
+        layers: list[nn.Module] = []
+        width = n_inputs
+        for h in HIDDEN:
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.BatchNorm1d(h)]
+            width = h
+        layers += [nn.Linear(width, 1), nn.Sigmoid()]
+        super().__init__(*layers)
+        self.n_inputs = n_inputs
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Adam + binary cross-entropy with early stopping on the validation loss."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    max_epochs: int = 100
+    patience: int = 10
+    min_delta: float = 0.0
+
+    def __post_init__(self):
+        for name, integer, minimum in (("learning_rate", False, 0), ("batch_size", True, 1),
+                                       ("max_epochs", True, 1), ("patience", True, 1),
+                                       ("min_delta", False, 0)):
+            v = getattr(self, name)
+            ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+            if isinstance(v, bool) or not ok or v < minimum or (name == "learning_rate" and v == 0):
+                raise ParameterError(f"training parameter '{name}' is invalid: {v!r}")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> "TrainingConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise ParameterError(f"unknown training parameter(s) {unknown}; known: {sorted(known)}")
+        return cls(**cfg)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global generator (weight initialisation) and return a generator for shuffling."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+def _bce(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 65536) -> float:
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for s in range(0, len(X), batch):
+            p = model(X[s : s + batch]).reshape(-1)
+            total += float(nn.functional.binary_cross_entropy(p, y[s : s + batch], reduction="sum"))
+    return total / len(X)
+
+
+def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, seed: int,
+                     weights_train=None, progress: bool = False):
+    """Train a fresh ``PaperMLP``; returns (model in eval mode, metrics dict).
+
+    Deterministic for a given seed and thread count on CPU. The weights of the epoch with the
+    lowest validation loss are kept. ``weights_train`` optionally weights events (class balance).
+    """
+    gen = seed_everything(seed)
+    Xt = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
+    yt = torch.as_tensor(np.asarray(y_train), dtype=torch.float32)
+    wt = None if weights_train is None else torch.as_tensor(np.asarray(weights_train), dtype=torch.float32)
+    Xv = torch.as_tensor(np.asarray(X_val), dtype=torch.float32)
+    yv = torch.as_tensor(np.asarray(y_val), dtype=torch.float32)
+    model = PaperMLP(Xt.shape[1])
+    opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    best_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        perm = torch.randperm(len(Xt), generator=gen)
+        running = 0.0
+        for s in range(0, len(Xt), config.batch_size):
+            idx = perm[s : s + config.batch_size]
+            if len(idx) < 2:  # BatchNorm needs two events; drop a last singleton batch
+                continue
+            p = model(Xt[idx]).reshape(-1)
+            w = None if wt is None else wt[idx]
+            loss = nn.functional.binary_cross_entropy(p, yt[idx], weight=w)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            running += float(loss) * len(idx)
+        val_loss = _bce(model, Xv, yv)
+        history.append({"epoch": epoch, "train_loss": running / len(Xt), "val_loss": val_loss})
+        if progress:
+            print(f"epoch {epoch}: train {running / len(Xt):.4f} val {val_loss:.4f}", flush=True)
+        if val_loss < best_loss - config.min_delta:
+            best_loss, best_state, best_epoch, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), epoch, 0
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    metrics = {
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "val_loss": best_loss,
+        "val_auroc": float(roc_auc_score(np.asarray(y_val), predict_proba(model, X_val))),
+        "train_seconds": time.perf_counter() - t0,
+        "trainable_parameters": count_parameters(model),
+        "history": history,
+    }
+    return model, metrics
+
+
+def save_model(model: PaperMLP, path, metadata: Mapping[str, Any]) -> None:
+    """Write the weights to ``path`` (.pt) and ``metadata`` (config, metrics, provenance) beside it
+    as JSON (same name, .json)."""
+    path = Path(path)
+    torch.save({"n_inputs": model.n_inputs, "state_dict": model.state_dict()}, path)
+    path.with_suffix(".json").write_text(json.dumps({"n_inputs": model.n_inputs, **metadata}, indent=2))
+
+
+def load_model(path) -> PaperMLP:
+    """Load a model written by ``save_model``, in eval mode."""
+    try:
+        blob = torch.load(Path(path), map_location="cpu", weights_only=True)
+        model = PaperMLP(int(blob["n_inputs"]))
+        model.load_state_dict(blob["state_dict"])
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"{path}: not a conservattack model file ({exc})") from exc
+    return model.eval()
+
+
+def training_config_dict(config: TrainingConfig) -> dict:
+    return asdict(config)

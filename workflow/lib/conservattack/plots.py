@@ -1,0 +1,169 @@
+"""Figures of the attack study, in mplhep style, written as PNG and PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep as hep  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .stats import bin_edges  # noqa: E402
+
+plt.style.use(hep.style.ROOT)
+CLEAN, ADV, FOOL, SIG = "#1f77b4", "#d62728", "#ff7f0e", "#2ca02c"
+
+
+def save(fig, stem) -> list[Path]:
+    """Write ``stem``.png and ``stem``.pdf; returns both paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(out[0], dpi=120, bbox_inches="tight")
+    fig.savefig(out[1], bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _subsample(X, n_max: int, seed: int = 0):
+    if len(X) <= n_max:
+        return X
+    return X[np.random.default_rng(seed).choice(len(X), n_max, replace=False)]
+
+
+def point_clouds(signal, clean, adv, fooled, features: Sequence[str], unit: str = "a.u.", n_max=4000):
+    """Paper figures 17-20: clean signal and background, adversarial background, fooling adversaries."""
+    fig, axes = plt.subplots(2, 2, figsize=(13, 12), sharex=True, sharey=True)
+    panels = [
+        ("Clean signal and background", [(signal, SIG, "signal"), (clean, CLEAN, "background")]),
+        ("Adversarial background", [(adv, ADV, "adversarial background")]),
+        ("Fooling adversaries", [(adv[fooled], FOOL, f"fooling ({fooled.sum()} events)")]),
+        ("Clean vs fooling", [(clean[fooled], CLEAN, "clean"), (adv[fooled], FOOL, "adversarial")]),
+    ]
+    for ax, (title, layers) in zip(axes.ravel(), panels):
+        for X, color, label in layers:
+            X = _subsample(X, n_max)
+            ax.scatter(X[:, 0], X[:, 1], s=2, alpha=0.5, color=color, label=label, rasterized=True)
+        ax.set_title(title, fontsize=18)
+        ax.legend(fontsize=13, markerscale=5, loc="upper right")
+    for ax in axes[1]:
+        ax.set_xlabel(f"{features[0]} [{unit}]")
+    for ax in axes[:, 0]:
+        ax.set_ylabel(f"{features[1]} [{unit}]")
+    return fig
+
+
+def marginals(clean, adv, features: Sequence[str], jsd, num_bins: int, units: Sequence[str] | None = None,
+              signal=None, titles: Sequence[str] | None = None):
+    """Clean vs adversarial marginals with ratio panels, in the attack's bins (physical units).
+
+    ``units`` per feature ("" for none); arbitrary units ("a.u.") when not given."""
+    k = len(features)
+    fig, axes = plt.subplots(2, k, figsize=(7.5 * k, 8), gridspec_kw={"height_ratios": [3, 1]},
+                             sharex="col", squeeze=False)
+    for c in range(k):
+        lo, hi = clean[:, c].min(), clean[:, c].max()
+        edges = bin_edges(lo, hi, num_bins)
+        h_clean, _ = np.histogram(clean[:, c], edges)
+        h_adv, _ = np.histogram(adv[:, c], edges)
+        top, bottom = axes[0, c], axes[1, c]
+        if signal is not None:
+            h_sig, _ = np.histogram(np.clip(signal[:, c], lo, hi), edges)
+            hep.histplot(h_sig / max(h_sig.sum(), 1), edges, ax=top, color=SIG, label="signal (clean)", ls=":")
+        hep.histplot(h_clean / h_clean.sum(), edges, ax=top, color=CLEAN, label="clean")
+        hep.histplot(h_adv / h_adv.sum(), edges, ax=top, color=ADV, label="adversarial", ls="--")
+        top.set_ylabel("Fraction of events")
+        top.legend(title=f"JSD = {jsd[c]:.4f}", fontsize=13, title_fontsize=13)
+        if titles is not None:
+            top.set_title(titles[c], fontsize=16)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(h_clean > 0, h_adv / h_clean, np.nan)
+        bottom.stairs(ratio, edges, color=ADV)
+        bottom.axhline(1.0, color="k", lw=1)
+        bottom.set_ylim(0.5, 1.5)
+        bottom.set_ylabel("adv. / clean")
+        unit = units[c] if units is not None else "a.u."
+        bottom.set_xlabel(f"{features[c]} [{unit}]" if unit else features[c])
+    return fig
+
+
+def correlation_matrices(C_clean, C_adv, features: Sequence[str], kind: str = "Pearson"):
+    """Paper figure 2 style: clean, adversarial, and their difference."""
+    d = len(features)
+    size = max(6.0, 0.35 * d)
+    fig, axes = plt.subplots(1, 3, figsize=(3.4 * size, size))
+    diff = C_adv - C_clean
+    lim = max(float(np.abs(diff).max()), 1e-12)
+    for ax, M, title, cmap, vmin, vmax in (
+        (axes[0], C_clean, f"Clean {kind} correlation", "RdBu_r", -1, 1),
+        (axes[1], C_adv, f"Adversarial {kind} correlation", "RdBu_r", -1, 1),
+        (axes[2], diff, "Adversarial - clean", "PiYG", -lim, lim),
+    ):
+        im = ax.imshow(M, cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_title(title, fontsize=16)
+        ticks = np.arange(d)
+        ax.set_xticks(ticks, features, rotation=90, fontsize=max(6, 14 - d // 5))
+        ax.set_yticks(ticks, features, fontsize=max(6, 14 - d // 5))
+        ax.minorticks_off()
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        if d <= 10:
+            for (r, c), v in np.ndenumerate(M):
+                ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def metrics_per_run(per_run: pd.DataFrame, paper: dict[str, float | None] | None = None):
+    """Paper figures 3-5 style: fooling ratio, mean JSD and relative FN per run, mean +- std."""
+    cols = [("fooling_ratio", "Fooling ratio"), ("jsd_mean", "Mean JSD"), ("relative_fn", "Relative FN")]
+    fig, axes = plt.subplots(1, 3, figsize=(21, 6))
+    runs = np.arange(len(per_run))
+    for ax, (col, label) in zip(axes, cols):
+        v = per_run[col].to_numpy(float)
+        ax.plot(runs, v, "o", color=ADV, label="run")
+        m, s = v.mean(), (v.std(ddof=1) if len(v) > 1 else 0.0)
+        ax.axhline(m, color="k", lw=1.5, label=f"mean {m:.3g} $\\pm$ {s:.2g}")
+        ax.axhspan(m - s, m + s, color="k", alpha=0.12)
+        if paper and paper.get(col) is not None:
+            ax.axhline(paper[col], color=CLEAN, ls="--", label=f"paper {paper[col]:.3g}")
+        ax.set_xticks(runs, [str(r) for r in per_run["run"]])
+        ax.set_xlabel("Run (seed)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def cross_run_matrix(M: pd.DataFrame):
+    """Fooling ratio of run s's adversaries (rows) on run t's model (columns)."""
+    A = M.to_numpy(float)
+    fig, ax = plt.subplots(figsize=(1.1 * len(A) + 4, 1.0 * len(A) + 3))
+    im = ax.imshow(A, cmap="viridis", vmin=0, vmax=max(1e-9, float(np.nanmax(A))))
+    labels = [str(c) for c in M.columns]
+    ax.set_xticks(range(len(A)), labels)
+    ax.set_yticks(range(len(A)), [str(i) for i in M.index])
+    ax.minorticks_off()
+    ax.set_xlabel("Model of run")
+    ax.set_ylabel("Adversaries of run")
+    for (r, c), v in np.ndenumerate(A):
+        ax.text(c, r, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 * np.nanmax(A) else "k",
+                fontsize=12)
+    fig.colorbar(im, ax=ax, label="Fooling ratio")
+    ax.set_title("Cross-run fooling ratio (diagonal: white-box)", fontsize=16)
+    return fig
+
+
+def fooling_vs_iteration(histories: dict[str, list[dict]]):
+    """Fooling ratio after each attack iteration, one line per run."""
+    fig, ax = plt.subplots(figsize=(9, 6.5))
+    for run, hist in histories.items():
+        ax.plot([h["iteration"] for h in hist], [h["fooling_ratio"] for h in hist], "o-", label=f"run {run}")
+    ax.set_xlabel("Attack iteration")
+    ax.set_ylabel("Fooling ratio")
+    ax.legend(fontsize=12, ncol=2)
+    return fig

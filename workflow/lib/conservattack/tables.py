@@ -1,0 +1,31 @@
+"""The column layout of the workflow's event tables (Parquet)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+LABEL, EVENT = "label", "event"
+CLEAN_PREFIX = "clean_"
+
+
+def features_and_labels(df: pd.DataFrame, features) -> tuple[np.ndarray, np.ndarray]:
+    return df[list(features)].to_numpy(np.float64), df[LABEL].to_numpy(np.int64)
+
+
+def adversaries_frame(events, labels, features, X_clean, X_adv, fooled, p_clean, p_adv) -> pd.DataFrame:
+    """One row per attacked event: ids, label, fooled flag, model outputs, adversarial features
+    (named as the features) and clean features (``clean_<feature>``), all min-max scaled."""
+    df = pd.DataFrame({EVENT: events, LABEL: labels, "fooled": fooled, "p_clean": p_clean, "p_adv": p_adv})
+    for j, f in enumerate(features):
+        df[f] = X_adv[:, j]
+    for j, f in enumerate(features):
+        df[CLEAN_PREFIX + f] = X_clean[:, j]
+    return df
+
+
+def split_adversaries(df: pd.DataFrame, features):
+    """(X_clean, X_adv, labels, fooled) from an adversaries table."""
+    X_adv = df[list(features)].to_numpy(np.float64)
+    X_clean = df[[CLEAN_PREFIX + f for f in features]].to_numpy(np.float64)
+    return X_clean, X_adv, df[LABEL].to_numpy(np.int64), df["fooled"].to_numpy(bool)

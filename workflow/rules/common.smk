@@ -1,0 +1,63 @@
+# Helpers shared by the rules: paths, per-dataset config, seeds and library dependencies.
+import sys
+from pathlib import Path
+
+LIB = Path(workflow.basedir) / "workflow" / "lib"
+sys.path.insert(0, str(LIB))
+
+from conservattack.deps import module_dependencies  # noqa: E402
+from conservattack.seeds import derived_seed  # noqa: E402
+
+SCRIPTS = Path(workflow.basedir) / "scripts"
+DATASETS = config["datasets"]
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    run=r"\d+",
+
+
+def script_path(name):
+    """Path of a rule's script."""
+    return str(SCRIPTS / f"{name}.py")
+
+
+def lib(name):
+    """The library modules the script ``name`` imports, as rule inputs: editing one re-runs
+    exactly the rules whose scripts use it (Snakemake's code trigger sees only the script)."""
+    return module_dependencies(SCRIPTS / f"{name}.py")
+
+
+def ds(wildcards):
+    """The config block of the rule's dataset."""
+    return config[wildcards.dataset]
+
+
+def runs(dataset):
+    return [str(r) for r in range(config[dataset]["runs"])]
+
+
+def run_seed(wildcards, purpose):
+    """Seed of one run and purpose, derived from the base seed (independent streams)."""
+    return derived_seed(config["seed"], wildcards.dataset, purpose, int(wildcards.run))
+
+
+def all_outputs():
+    out = []
+    for d in DATASETS:
+        out += [
+            f"results/{d}/summary.csv",
+            f"results/{d}/cross_run_fooling.csv",
+        ]
+        out += expand(f"results/{d}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["png", "pdf"])
+    return out
+
+
+FIGURES = [
+    "point_clouds",
+    "marginals",
+    "metrics_per_run",
+    "correlation_matrices",
+    "cross_run_fooling",
+    "fooling_vs_iteration",
+]

@@ -1,0 +1,67 @@
+# Figures and the summary table of each study.
+
+
+rule plot_attack_run:
+    """Point clouds, marginals and correlation matrices of one run's attack (physical units)."""
+    input:
+        script_path("plot_attack_run"),
+        lib("plot_attack_run"),
+        adversaries="results/{dataset}/runs/run0/attack/adversaries.parquet",
+        attack="results/{dataset}/runs/run0/attack/attack.json",
+        test="results/{dataset}/data/test.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        multiext("results/{dataset}/figures/point_clouds", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/marginals", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/correlation_matrices", ".png", ".pdf"),
+    log:
+        "results/{dataset}/logs/plot_attack_run.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/plot_attack_run.py"
+
+
+rule plot_runs:
+    """Per-run metrics, the cross-run fooling matrix and the fooling ratio per iteration."""
+    input:
+        script_path("plot_runs"),
+        lib("plot_runs"),
+        per_run="results/{dataset}/metrics_per_run.csv",
+        matrix="results/{dataset}/cross_run_fooling.csv",
+        attacks=lambda w: expand(
+            "results/{{dataset}}/runs/run{run}/attack/attack.json", run=runs(w.dataset)
+        ),
+    output:
+        multiext("results/{dataset}/figures/metrics_per_run", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/cross_run_fooling", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/fooling_vs_iteration", ".png", ".pdf"),
+    log:
+        "results/{dataset}/logs/plot_runs.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/plot_runs.py"
+
+
+rule summary:
+    """Our numbers beside the paper's (SPEC section 5)."""
+    input:
+        script_path("summary"),
+        lib("summary"),
+        per_run="results/{dataset}/metrics_per_run.csv",
+        matrix="results/{dataset}/cross_run_fooling.csv",
+    output:
+        "results/{dataset}/summary.csv",
+    log:
+        "results/{dataset}/logs/summary.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../../scripts/summary.py"

@@ -1,0 +1,25 @@
+# Training of the paper's MLP, one model per run (seed).
+
+
+rule train_classifier:
+    """Train the classifier of one run on the training split, early stopping on validation loss."""
+    input:
+        script_path("train_classifier"),
+        lib("train_classifier"),
+        train="results/{dataset}/data/train.parquet",
+        val="results/{dataset}/data/val.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        model="results/{dataset}/runs/run{run}/model.pt",
+        meta="results/{dataset}/runs/run{run}/model.json",
+    params:
+        training=lambda w: ds(w)["training"],
+        seed=lambda w: run_seed(w, "init"),
+    log:
+        "results/{dataset}/logs/train_run{run}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../../scripts/train_classifier.py"
