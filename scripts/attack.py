@@ -2,7 +2,7 @@
 
 import torch
 
-from conservattack.attack import attack
+from conservattack.attacks import attack
 from conservattack.inference import predict_proba
 from conservattack.io import read_parquet, write_json, write_parquet
 from conservattack.models import load_model

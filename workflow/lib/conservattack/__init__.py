@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "attack": "attack",
-    "AttackResult": "attack",
+    "attack": "attacks",
+    "AttackResult": "attacks",
     "AttackParams": "params",
     "ParameterError": "params",
     "PaperMLP": "models",
