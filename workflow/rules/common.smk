@@ -23,15 +23,20 @@ wildcard_constraints:
     run=r"\d+",
 
 
+def _relative(path):
+    """Paths relative to the working directory, so that moving a checkout re-runs nothing."""
+    return os.path.relpath(path, os.getcwd())
+
+
 def script_path(name):
     """Path of a rule's script."""
-    return str(SCRIPTS / f"{name}.py")
+    return _relative(SCRIPTS / f"{name}.py")
 
 
 def lib(name):
     """The library modules the script ``name`` imports, as rule inputs: editing one re-runs
     exactly the rules whose scripts use it (Snakemake's code trigger sees only the script)."""
-    return module_dependencies(SCRIPTS / f"{name}.py")
+    return [_relative(p) for p in module_dependencies(SCRIPTS / f"{name}.py")]
 
 
 def ds(wildcards):

@@ -121,7 +121,7 @@ def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, see
             opt.zero_grad()
             loss.backward()
             opt.step()
-            running += float(loss) * len(idx)
+            running += loss.item() * len(idx)
         val_loss = _bce(model, Xv, yv)
         history.append({"epoch": epoch, "train_loss": running / len(Xt), "val_loss": val_loss})
         if progress:

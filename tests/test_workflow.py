@@ -1,0 +1,123 @@
+"""The Snakemake workflow end to end on the small .test config: outputs, config validation, and
+incremental re-runs (a library edit and a config change re-run exactly the dependent rules)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+pytestmark = pytest.mark.slow
+
+
+def copy_workflow(dest: Path) -> Path:
+    for name in ("Snakefile", "config.yaml", ".test", "workflow", "scripts"):
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def smk(wd: Path, *args, check=True):
+    proc = subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=wd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def planned_jobs(wd: Path, *args) -> dict[str, int]:
+    """Rule -> job count of a dry run (its "Job stats" table); {} when nothing is to be done."""
+    out = smk(wd, "-n", *args).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+@pytest.fixture(scope="module")
+def done_run(tmp_path_factory):
+    wd = copy_workflow(tmp_path_factory.mktemp("wf"))
+    smk(wd, "--configfile", ".test/config.yaml")
+    return wd
+
+
+def test_outputs_of_the_small_run(done_run):
+    d = done_run / "results" / "donut"
+    summary = pd.read_csv(d / "summary.csv")
+    fr = summary.set_index("metric").loc["fooling_ratio"]
+    assert 0 < fr.ours_mean < 1 and fr.paper == pytest.approx(0.354)
+    matrix = pd.read_csv(d / "cross_run_fooling.csv", index_col=0)
+    assert matrix.shape == (2, 2)
+    per_run = pd.read_csv(d / "metrics_per_run.csv")
+    assert list(per_run.run) == [0, 1]
+    for r in (0, 1):  # the diagonal of the cross-run matrix is each run's own fooling ratio
+        assert matrix.iloc[r, r] == pytest.approx(per_run.fooling_ratio[r])
+    for fig in ("point_clouds", "marginals", "metrics_per_run", "correlation_matrices",
+                "cross_run_fooling", "fooling_vs_iteration"):
+        for ext in ("png", "pdf"):
+            assert (d / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+    meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
+    assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
+    assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
+
+
+def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
+    wd = copy_workflow(tmp_path)
+    shutil.copytree(done_run / "results", wd / "results")
+    shutil.copytree(done_run / ".snakemake", wd / ".snakemake")
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {}
+    with open(wd / "workflow/lib/conservattack/plots.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {"plot_attack_run": 1, "plot_runs": 1, "all": 1}
+    smk(wd, "--configfile", ".test/config.yaml", "-q")
+    with open(wd / "workflow/lib/conservattack/models.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
+        "train_classifier": 2, "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_runs": 1,
+        "summary": 1, "all": 1}
+
+
+def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
+    wd = copy_workflow(tmp_path)
+    shutil.copytree(done_run / "results", wd / "results")
+    shutil.copytree(done_run / ".snakemake", wd / ".snakemake")
+    cfg = wd / ".test/config.yaml"
+    cfg.write_text(cfg.read_text().replace("alpha: 6.0", "alpha: 5.0"))
+    out = smk(wd, "-n", "--configfile", ".test/config.yaml").stdout
+    assert "params have changed since last execution:\n        attack" in out
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
+        "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_runs": 1, "summary": 1, "all": 1}
+
+
+@pytest.mark.parametrize("edit,expected", [
+    ("runs: 2", ["Additional properties are not allowed ('nruns' was unexpected)"]),
+    ("runs: 2\n  training: {max_epochs: four}", ["'four' is not of type 'integer'"]),
+    ("datasets: [donut, higs]", ["'higs' is not one of"]),
+])
+def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
+    wd = copy_workflow(tmp_path)
+    cfg = wd / ".test/config.yaml"
+    text = cfg.read_text()
+    if edit == "runs: 2":
+        text = text.replace("  runs: 2", "  nruns: 2")
+    elif edit.startswith("datasets"):
+        text = text.replace("datasets: [donut]", edit)
+    else:
+        text = text.replace("  training: {max_epochs: 4, patience: 2, batch_size: 128}",
+                            "  training: {max_epochs: four, patience: 2, batch_size: 128}")
+    cfg.write_text(text)
+    proc = smk(wd, "--configfile", ".test/config.yaml", check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    for e in expected:
+        assert e in message, message[-2000:]
+    assert not (wd / "results").exists(), "no rule may run on an invalid config"
