@@ -58,7 +58,7 @@ def test_running_statistics_stay_exact_through_an_iteration(small_problem):
     params = AttackParams(**GRID)
     state = _ConservAttack(model, X.astype(float), y, np.zeros(len(X), bool), params)
     state.iterate(1, progress=False)
-    state.hist.resync  # noqa: B018 - the next iterate() would resync; check before it does
+    # iterate() re-synchronises at its start, so these are the running values after all moves
     for j in range(X.shape[1]):
         np.testing.assert_array_equal(
             state.hist.counts[j], histogram_counts(state.X[:, j], state.lo[j], state.hi[j], params.num_bins))

@@ -155,7 +155,7 @@ class _ConservAttack:
         jsd = self.hist.candidate_jsd(old_bins, self.hist.bins(xn))
         e, A, B, E = self.pearson.event_terms(x)
         fn = self.pearson.candidate_frobenius(xn - x[:, None], e, A, B, E)
-        cost = p.alpha * jsd + p.beta * fn
+        cost = candidate_cost(p, jsd, fn)
         admissible = valid & (jsd <= p.max_jsd_single_change) & (fn <= p.max_frob_single_change)
         # argmin takes the first minimum: candidates are ordered by |move|, so ties go to the smaller.
         best = np.argmin(np.where(admissible, cost, np.inf), axis=1)
@@ -222,7 +222,7 @@ class _ConservAttack:
         row_now = np.sum((C[j, others] - self.C_clean[j, others]) ** 2)
         row_new = np.sum((row[:, others] - self.C_clean[j, others]) ** 2, axis=1)
         fn = np.sqrt(np.maximum(total_now - 2.0 * row_now + 2.0 * row_new, 0.0))
-        return p_cost(self.p, jsd, fn)
+        return candidate_cost(self.p, jsd, fn)
 
     # -- iterations --------------------------------------------------------------------------
     def iterate(self, iteration: int, progress: bool) -> dict:
@@ -269,7 +269,7 @@ class _ConservAttack:
         return float(self.fooled[targeted].mean()) if targeted.any() else 0.0
 
 
-def p_cost(params: AttackParams, jsd, fn):
+def candidate_cost(params: AttackParams, jsd, fn):
     """A candidate's cost: alpha * JSD + beta * FN."""
     return params.alpha * jsd + params.beta * fn
 
