@@ -13,6 +13,13 @@ Choices where SPEC section 2 is silent (also listed in the README):
   uniforms. A feature whose room to its bound is below ``min_change`` has no candidate. Candidates
   are sorted by |move| so that ties go to the smaller move, as in grid mode.
 - Every candidate value is clipped to [lo_j, hi_j]; the statistics use the clipped value.
+
+Engines (``attack(..., engine=...)``), all with the same decisions:
+- ``numpy``: the reference, vectorised per event over features and candidates;
+- ``cpu``: the same loop compiled with numba (``conservattack.kernels``), bit-identical to numpy;
+- ``naive``: recomputes histograms and co-moments from scratch before every event, the cost of the
+  paper's reference code (O(n d^2) per event); a baseline for benchmarks and a second oracle;
+- ``auto``: ``cpu``. ``optimize_already_fooled`` always runs on the numpy engine.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from .inference import loss_gradient_sign, predict_proba
 from .metrics import jsd_per_feature, relative_frobenius
 from .params import AttackParams, ParameterError
 from .stats import RunningHistograms, RunningPearson, pearson_matrix
+
+
+ENGINES = ("auto", "cpu", "numpy", "naive")
 
 
 @dataclass
@@ -106,8 +116,9 @@ def _validate(model, X, y, mask):
 class _ConservAttack:
     """State of one attack: the set, its running statistics and the per-event move selection."""
 
-    def __init__(self, model, X, y, mask, params: AttackParams):
+    def __init__(self, model, X, y, mask, params: AttackParams, engine: str = "numpy"):
         self.model, self.X, self.y, self.mask, self.p = model, X, y, mask, params
+        self.engine = engine
         self.n, self.d = X.shape
         self.X_clean = X.copy()
         self.lo, self.hi = X.min(axis=0), X.max(axis=0)
@@ -236,16 +247,13 @@ class _ConservAttack:
         signs = loss_gradient_sign(self.model, self.X[visit], self.y[visit]) if visit.size else None
         sign_of = dict(zip(visit.tolist(), range(visit.size)))
         order = np.union1d(visit, pull)  # increasing index
-        moved = 0
         bar = tqdm(total=order.size, desc=f"attack iteration {iteration}/{self.p.n_iterations}",
                    disable=not progress, mininterval=0.5, unit="ev", leave=False)
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
-        for i in order.tolist():
-            if i in sign_of:
-                moved += self.apply(i, self.choose(self.X[i], signs[sign_of[i]]))
-            else:
-                moved += self.pull_back(i)
-            bar.update(1)
+        if self.engine == "cpu" and pull.size == 0:
+            moved = self._visit_compiled(visit, signs, bar)
+        else:
+            moved = self._visit_python(order, sign_of, signs, bar, naive=self.engine == "naive")
         pred = (predict_proba(self.model, self.X) >= 0.5).astype(np.int64)
         self.fooled |= (pred != self.y) & targeted
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
@@ -264,6 +272,49 @@ class _ConservAttack:
             "seconds": time.perf_counter() - t0,
         }
 
+    def _visit_python(self, order, sign_of, signs, bar, naive: bool) -> int:
+        moved = 0
+        for i in order.tolist():
+            if naive:  # the paper's cost: every statistic from scratch before each event
+                self.hist.resync(self.X)
+                self.pearson.resync(self.X)
+            if i in sign_of:
+                moved += self.apply(i, self.choose(self.X[i], signs[sign_of[i]]))
+            else:
+                moved += self.pull_back(i)
+            bar.update(1)
+        return moved
+
+    def _visit_compiled(self, visit, signs, bar, chunk: int = 4096) -> int:
+        from . import kernels
+
+        p, h, c = self.p, self.hist, self.pearson
+        moved = 0
+        for start in range(0, visit.size, chunk):
+            events = visit[start : start + chunk]
+            mc, st, U = self._draws(events.size)
+            moved += kernels.visit_events(
+                self.X, events.astype(np.int64), np.ascontiguousarray(signs[start : start + chunk]), mc, st, U,
+                p.random_mode, self.lo, self.hi, h.edges, h.counts, h.P, h.terms, h.terms_plus,
+                h.terms_minus, h.term_sum, c.mu, c.S, float(p.alpha), float(p.beta),
+                float(p.max_jsd_single_change), float(p.max_frob_single_change), p.use_no_change, True)
+            bar.update(events.size)
+        return int(moved)
+
+    def _draws(self, m: int):
+        """Step sizes and uniforms for m visited events, drawn in the reference engine's order."""
+        p, d = self.p, self.d
+        N = p.num_candidates if p.random_mode else 0
+        U = np.empty((m, d, N))
+        if not (p.randomize_step or p.random_mode):
+            return np.full((m, d), float(p.min_change)), np.full((m, d), float(p.step)), U
+        mc, st = np.empty((m, d)), np.empty((m, d))
+        for t in range(m):
+            mc[t], st[t] = self._step_sizes()
+            if p.random_mode:
+                U[t] = self.rng.random((d, N))
+        return mc, st, U
+
     def _ratio(self) -> float:
         targeted = ~self.mask
         return float(self.fooled[targeted].mean()) if targeted.any() else 0.0
@@ -281,6 +332,7 @@ def attack(
     params: AttackParams | Mapping[str, Any],
     mask=None,
     progress: bool = True,
+    engine: str = "auto",
 ) -> AttackResult:
     """Run CONSERVAttack on the set X with true labels y (SPEC section 2).
 
@@ -293,6 +345,7 @@ def attack(
     params : ``AttackParams`` or a mapping with its field names (unknown keys are an error).
     mask : optional (n,) bool, True for events that must not be perturbed.
     progress : show a tqdm bar per iteration (events done, current fooling ratio).
+    engine : ``auto`` (= ``cpu``), ``cpu``, ``numpy`` or ``naive``; same decisions (module docstring).
 
     Returns
     -------
@@ -300,8 +353,10 @@ def attack(
     The input array is not modified.
     """
     params = _as_params(params)
+    if engine not in ENGINES:
+        raise ParameterError(f"unknown attack engine {engine!r}; expected one of {ENGINES}")
     X, y, mask = _validate(model, X, y, mask)
     predict_proba(model, X[: min(len(X), 1024)])  # rejects a model of the wrong output shape early
-    state = _ConservAttack(model, X, y, mask, params)
+    state = _ConservAttack(model, X, y, mask, params, engine="cpu" if engine == "auto" else engine)
     history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
     return AttackResult(X_adv=state.X, fooled=state.fooled, mask=mask, params=params, history=history)

@@ -53,6 +53,16 @@ def histogram_counts(x, lo: float, hi: float, num_bins: int) -> np.ndarray:
     return np.bincount(bin_index(x, lo, hi, num_bins), minlength=num_bins).astype(np.int64)
 
 
+def sequential_row_sums(M) -> np.ndarray:
+    """Sums along the last axis, added strictly left to right.
+
+    numpy's ``sum`` adds pairwise and matrix products use BLAS, whose rounding a compiled engine
+    cannot reproduce; a left-to-right sum it can, so every engine makes bit-identical decisions.
+    """
+    M = np.asarray(M, dtype=np.float64)
+    return np.cumsum(M, axis=-1)[..., -1]
+
+
 def js_terms(p, q) -> np.ndarray:
     """Per-bin contribution to 2 * ln(2) * JS divergence: rel_entr(p, m) + rel_entr(q, m), m = (p+q)/2.
 
@@ -130,7 +140,7 @@ class RunningHistograms:
         # Term if the bin gained one event (target bin of a move) or lost one (source bin).
         self.terms_plus = js_terms(self.P, (self.counts + 1) * inv_n)
         self.terms_minus = js_terms(self.P, np.maximum(self.counts - 1, 0) * inv_n)
-        self.term_sum = self.terms.sum(axis=1)
+        self.term_sum = sequential_row_sums(self.terms)
 
     def _refresh_bins(self, rows, bins) -> None:
         """Recompute the JS terms of bins (rows[i], bins[i]) and the term sums of those rows."""
@@ -140,7 +150,7 @@ class RunningHistograms:
         self.terms_plus[rows, bins] = js_terms(p, (c + 1) * inv_n)
         self.terms_minus[rows, bins] = js_terms(p, np.maximum(c - 1, 0) * inv_n)
         # Re-summing the touched rows (O(bins)) keeps the sums free of accumulated rounding.
-        self.term_sum[rows] = self.terms[rows].sum(axis=1)
+        self.term_sum[rows] = sequential_row_sums(self.terms[rows])
 
     def resync(self, X) -> None:
         """Recompute every count from scratch (bounds accumulated error; called per iteration)."""
@@ -236,10 +246,10 @@ class RunningPearson:
         u2 = 1.0 / np.diag(S)
         e = x_row - self.mu
         S_off = np.where(self._off_diag, S, 0.0)
-        A = (S_off**2) @ u2
-        B = S_off @ (u2 * e)
+        A = sequential_row_sums(S_off * S_off * u2)
+        B = sequential_row_sums(S_off * (u2 * e))
         w = u2 * e * e
-        E = w.sum() - w
+        E = sequential_row_sums(w) - w
         return e, A, B, E
 
     def candidate_frobenius(self, deltas, e, A, B, E) -> np.ndarray:

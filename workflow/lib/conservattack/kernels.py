@@ -1,0 +1,277 @@
+"""Compiled (numba) visiting loop of the CPU engine.
+
+It makes exactly the decisions of the numpy reference (``attacks._ConservAttack.choose`` and
+``apply`` with ``stats.RunningHistograms`` / ``RunningPearson``): every quantity is formed with the
+same floating-point operations in the same order (sums left to right, see
+``stats.sequential_row_sums``), so the two engines agree to the bit. The tests check that.
+
+Speed comes from three exact shortcuts, none of which changes a decision:
+- a candidate whose target bin already breaks the JSD limit is not evaluated further
+  (with ``use_no_change``; otherwise the least-cost fallback needs every cost);
+- grid candidates are taken in blocks, and a block is skipped when a rigorous lower bound of the
+  Frobenius norm over the whole block exceeds the limit: with v_k = u_k S_jk and w_k = u_k e_k,
+  ||dr v + D r' w|| >= |D| r' ||w|| - |dr| ||v||, bounded over the block's range of moves;
+- a second, unpruned pass runs only when the fallback (no ``use_no_change``) is needed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+LN2 = math.log(2.0)
+BLOCK = 32  # grid candidates per pruning block
+SAFETY = 1.0 + 1e-6  # prune only when the bound clears the limit by far more than rounding
+
+
+@njit(cache=True, inline="always")
+def _rel_entr(x, y):
+    # scipy.special.rel_entr, same branches
+    if x > 0.0 and y > 0.0:
+        return x * math.log(x / y)
+    if x == 0.0 and y >= 0.0:
+        return 0.0
+    return math.inf
+
+
+@njit(cache=True, inline="always")
+def _js_term(p, q):
+    m = (p + q) / 2.0
+    return _rel_entr(p, m) + _rel_entr(q, m)
+
+
+@njit(cache=True, inline="always")
+def _bin_of(v, edges, j, nb):
+    # stats.bin_index_rows (numpy.histogram's arithmetic and one-ulp corrections)
+    first = edges[j, 0]
+    last = edges[j, nb]
+    idx = int((v - first) * (nb / (last - first)))
+    if idx == nb:
+        idx -= 1
+    if v < edges[j, idx]:
+        idx -= 1
+    if v >= edges[j, idx + 1] and idx != nb - 1:
+        idx += 1
+    return idx
+
+
+@njit(cache=True, inline="always")
+def _frob(D, e_j, Sjj, A_j, B_j, E_j, n):
+    # stats.RunningPearson.candidate_frobenius, same operation order
+    dS = D * (2.0 * e_j + D * (1.0 - 1.0 / n))
+    sq_old = math.sqrt(Sjj)
+    sq_new = math.sqrt(Sjj + dS)
+    r_new = 1.0 / sq_new
+    dr = -dS / (sq_old * sq_new * (sq_old + sq_new))
+    rD = r_new * D
+    q = dr * dr * A_j + 2.0 * dr * r_new * D * B_j + rD * rD * E_j
+    return math.sqrt(2.0 * max(q, 0.0))
+
+
+@njit(cache=True, inline="always")
+def _frob_lower_bound(s, a1, a2, e_j, Sjj, A_j, E_j, n):
+    """Lower bound of the Frobenius norm for every move D = s*a, a in [a1, a2] (a1 >= 0)."""
+    c = 1.0 - 1.0 / n
+    # dS(a) = 2 e_j s a + c a^2 over [a1, a2]: extremes at the ends or at the vertex
+    lo_dS = math.inf
+    hi_dS = -math.inf
+    for a in (a1, a2, -e_j * s / c):
+        if a1 <= a <= a2:
+            v = 2.0 * e_j * s * a + c * a * a
+            lo_dS = min(lo_dS, v)
+            hi_dS = max(hi_dS, v)
+    if Sjj + lo_dS <= 0.0:
+        return 0.0
+    sq_old = math.sqrt(Sjj)
+    sq_new_min = math.sqrt(Sjj + lo_dS)
+    sq_new_max = math.sqrt(Sjj + hi_dS)
+    r_min = 1.0 / sq_new_max
+    dr_max = max(abs(lo_dS), abs(hi_dS)) / (sq_old * sq_new_min * (sq_old + sq_new_min))
+    lb = a1 * r_min * math.sqrt(max(E_j, 0.0)) - dr_max * math.sqrt(max(A_j, 0.0))
+    return math.sqrt(2.0) * lb if lb > 0.0 else 0.0
+
+
+@njit(cache=True)
+def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts, P, terms,
+                 terms_plus, terms_minus, term_sum, mu, S, alpha, beta, max_jsd, max_frob,
+                 use_no_change, prune):
+    """Visit ``events`` in order (SPEC step 2), moving X and the running statistics in place.
+
+    ``signs[t]``, ``mc[t]``, ``st[t]`` belong to ``events[t]``; ``U[t]`` holds its (d, N) uniforms
+    in random mode. Returns the number of events that moved.
+    """
+    n, d = X.shape
+    nb = counts.shape[1]
+    inv_n = 1.0 / n
+    two_ln2 = 2.0 * LN2
+    moved = 0
+    u2 = np.empty(d)
+    e = np.empty(d)
+    A = np.empty(d)
+    B = np.empty(d)
+    E = np.empty(d)
+    w = np.empty(d)
+    x_new = np.empty(d)
+    old_bins = np.empty(d, np.int64)
+    N = U.shape[2]
+    Dr = np.empty(N)
+    order = np.empty(N, np.int64)
+    for t in range(events.shape[0]):
+        i = events[t]
+        x = X[i].copy()
+        s_ev = signs[t]
+        # ---- per-event sums (stats.RunningPearson.event_terms)
+        for k in range(d):
+            u2[k] = 1.0 / S[k, k]
+        for k in range(d):
+            e[k] = x[k] - mu[k]
+        for k in range(d):
+            ue = u2[k] * e[k]
+            w[k] = ue * e[k]
+        wsum = w[0]
+        for k in range(1, d):
+            wsum += w[k]
+        for j in range(d):
+            a_acc = 0.0
+            b_acc = 0.0
+            for k in range(d):
+                sjk = S[j, k] if k != j else 0.0
+                ta = sjk * sjk * u2[k]
+                tb = sjk * (u2[k] * e[k])
+                if k == 0:
+                    a_acc = ta
+                    b_acc = tb
+                else:
+                    a_acc += ta
+                    b_acc += tb
+            A[j] = a_acc
+            B[j] = b_acc
+            E[j] = wsum - w[j]
+        for j in range(d):
+            old_bins[j] = _bin_of(x[j], edges, j, nb)
+        # ---- choose per feature (attacks._ConservAttack.choose)
+        for j in range(d):
+            s = s_ev[j]
+            xj = x[j]
+            a_bin = old_bins[j]
+            base = term_sum[j] - terms[j, a_bin] + terms_minus[j, a_bin]
+            room = hi[j] - xj if s > 0 else xj - lo[j]
+            mcj = mc[t, j]
+            stj = st[t, j]
+            best_cost = math.inf
+            best_val = xj
+            found = False
+            n_valid = 0
+            if random_mode:
+                if room >= mcj:
+                    for m in range(N):
+                        Dr[m] = s * (mcj + U[t, j, m] * (room - mcj))
+                    order[:] = np.argsort(np.abs(Dr), kind="mergesort")
+                    n_valid = N
+            # Pass 0 looks for the best admissible candidate and may skip work; the least-cost
+            # fallback (no use_no_change) needs every cost, in the same pass when not pruning or
+            # in a second, full pass when pass 0 found nothing admissible.
+            need_fallback = not use_no_change
+            single_pass = need_fallback and not prune
+            fb_cost = math.inf
+            fb_val = xj
+            for passno in range(2):
+                if passno == 1 and (found or not need_fallback or single_pass):
+                    break
+                full = single_pass or passno == 1
+                k = 0
+                while True:
+                    if random_mode:
+                        if k >= n_valid:
+                            break
+                        D = Dr[order[k]]
+                        xn = min(max(xj + D, lo[j]), hi[j])
+                    else:
+                        if prune and not full and k % BLOCK == 0:
+                            a1 = mcj + k * stj
+                            a2 = mcj + (k + BLOCK - 1) * stj
+                            if _frob_lower_bound(s, a1, a2, e[j], S[j, j], A[j], E[j], n) > max_frob * SAFETY:
+                                # every move of the block breaks the FN limit: skip it when the
+                                # whole block is in bounds (otherwise the grid ends inside it)
+                                xe = xj + s * (mcj + (k + BLOCK - 1) * stj)
+                                if xe >= lo[j] and xe <= hi[j]:
+                                    k += BLOCK
+                                    continue
+                        D = s * (mcj + k * stj)
+                        xn = xj + D
+                        if not (xn >= lo[j] and xn <= hi[j]):
+                            break
+                    b = _bin_of(xn, edges, j, nb)
+                    if b == a_bin:
+                        sj = term_sum[j]
+                    else:
+                        sj = base + terms_plus[j, b] - terms[j, b]
+                    jsd = math.sqrt(max(sj / two_ln2, 0.0))
+                    if jsd <= max_jsd or full:
+                        fn = _frob(xn - xj, e[j], S[j, j], A[j], B[j], E[j], n)
+                        cost = alpha * jsd + beta * fn
+                        if passno == 0 and jsd <= max_jsd and fn <= max_frob and cost < best_cost:
+                            best_cost = cost
+                            best_val = xn
+                            found = True
+                        if full and cost < fb_cost:
+                            fb_cost = cost
+                            fb_val = xn
+                    k += 1
+            if not found and need_fallback and fb_cost < math.inf:
+                best_val = fb_val
+                found = True
+            x_new[j] = best_val if found else xj
+        # ---- apply (attacks._ConservAttack.apply)
+        any_change = False
+        for j in range(d):
+            if x_new[j] != x[j]:
+                any_change = True
+        if not any_change:
+            continue
+        moved += 1
+        for j in range(d):  # histogram counts first, then the terms of the touched bins
+            if x_new[j] != x[j]:
+                ob = old_bins[j]
+                nbin = _bin_of(x_new[j], edges, j, nb)
+                if ob != nbin:
+                    counts[j, ob] -= 1
+                    counts[j, nbin] += 1
+        for j in range(d):
+            if x_new[j] != x[j]:
+                ob = old_bins[j]
+                nbin = _bin_of(x_new[j], edges, j, nb)
+                if ob != nbin:
+                    for bb in (ob, nbin):
+                        p = P[j, bb]
+                        c = counts[j, bb]
+                        terms[j, bb] = _js_term(p, c * inv_n)
+                        terms_plus[j, bb] = _js_term(p, (c + 1) * inv_n)
+                        terms_minus[j, bb] = _js_term(p, max(c - 1, 0) * inv_n)
+                    acc = terms[j, 0]
+                    for bb in range(1, nb):
+                        acc += terms[j, bb]
+                    term_sum[j] = acc
+        for j in range(d):  # co-moments, one feature at a time (stats.RunningPearson.move)
+            if x_new[j] != x[j]:
+                x_old = x[j]
+                xv = x_new[j]
+                delta = xv - x_old
+                mu_old = mu[j]
+                mu_new = mu_old + delta / n
+                for k in range(d):
+                    e[k] = x[k] - mu[k]
+                Sjj_new = S[j, j] + delta * (xv - mu_new + x_old - mu_old)
+                for k in range(d):
+                    if k != j:
+                        v = S[j, k] + delta * e[k]
+                        S[j, k] = v
+                        S[k, j] = v
+                S[j, j] = Sjj_new
+                mu[j] = mu_new
+                x[j] = xv
+        for j in range(d):
+            X[i, j] = x[j]
+    return moved
