@@ -17,9 +17,10 @@ with logged(snakemake.log[0]):
     X_val, y_val = features_and_labels(read_parquet(snakemake.input.val, cols), features)
     config = TrainingConfig.from_config(snakemake.params.training)
     model, metrics = train_classifier(X_train, y_train, X_val, y_val, config, seed=snakemake.params.seed,
-                                      progress=True)
+                                      shuffle_seed=snakemake.params.shuffle_seed, progress=True)
     print({k: v for k, v in metrics.items() if k != "history"})
     save_model(model, snakemake.output.model, {
         "features": list(features), "metrics": metrics,
-        **provenance({"training": snakemake.params.training, "seed": snakemake.params.seed}),
+        **provenance({"training": snakemake.params.training, "seed": snakemake.params.seed,
+                      "shuffle_seed": snakemake.params.shuffle_seed}),
     })

@@ -32,10 +32,10 @@ def test_shapes_labels_and_mask(small_problem):
         attack(model, X, y, P, mask=np.zeros(300, int), progress=False)
     with pytest.raises(ValueError, match="mask must be a boolean"):
         attack(model, X, y, P, mask=np.zeros(10, bool), progress=False)
-    Xc = X.copy()
-    Xc[:, 1] = 0.5
-    with pytest.raises(ValueError, match=r"feature\(s\) \[1\].*constant"):
-        attack(model, Xc, y, P, progress=False)
+    with pytest.raises(ValueError, match="every feature of X is constant"):
+        attack(model, np.full_like(X, 0.5), y, P, progress=False)
+    with pytest.raises(ParameterError, match="unknown attack engine 'gpu'"):
+        attack(model, X, y, P, progress=False, engine="gpu")
 
 
 def test_model_output_is_checked(small_problem):

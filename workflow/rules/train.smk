@@ -15,6 +15,8 @@ rule train_classifier:
     params:
         training=lambda w: ds(w)["training"],
         seed=lambda w: run_seed(w, "init"),
+        # one mini-batch order for all runs: runs differ only in initialisation (SPEC section 4)
+        shuffle_seed=lambda w: derived_seed(config["seed"], w.dataset, "shuffle"),
     log:
         "results/{dataset}/logs/train_run{run}.log",
     threads: 1

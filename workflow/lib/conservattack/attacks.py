@@ -13,6 +13,9 @@ Choices where SPEC section 2 is silent (also listed in the README):
   uniforms. A feature whose room to its bound is below ``min_change`` has no candidate. Candidates
   are sorted by |move| so that ties go to the smaller move, as in grid mode.
 - Every candidate value is clipped to [lo_j, hi_j]; the statistics use the clipped value.
+- A move that would leave a feature constant is never admissible (its Frobenius norm is +inf).
+- Constant features of X are frozen: the attack, its statistics and its relative Frobenius norm
+  use the other features; their per-feature JSD is reported as 0.
 
 Engines (``attack(..., engine=...)``), all with the same decisions:
 - ``numpy``: the reference, vectorised per event over features and candidates;
@@ -32,7 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .inference import loss_gradient_sign, predict_proba
+from .inference import logit_head, loss_gradient_sign, predict_proba
 from .metrics import jsd_per_feature, relative_frobenius
 from .params import AttackParams, ParameterError
 from .stats import RunningHistograms, RunningPearson, pearson_matrix
@@ -61,7 +64,7 @@ class AttackResult:
     @property
     def fooling_ratio(self) -> float:
         targeted = ~self.mask
-        return float(self.fooled[targeted].mean()) if targeted.any() else 0.0
+        return float(self.fooled[targeted].mean()) if targeted.any() else float("nan")
 
 
 def _as_params(params) -> AttackParams:
@@ -91,12 +94,8 @@ def _validate(model, X, y, mask):
             f"X contains {int(bad.sum())} non-finite value(s) (NaN or inf); first at event {i}, "
             f"feature {j}: {X[i, j]!r}"
         )
-    const = np.flatnonzero(X.min(axis=0) == X.max(axis=0))
-    if const.size:
-        raise ValueError(
-            f"feature(s) {const.tolist()} of X are constant; their correlations are undefined "
-            "and they cannot move: drop these columns before attacking"
-        )
+    if (X.min(axis=0) == X.max(axis=0)).all():
+        raise ValueError("every feature of X is constant: there is nothing the attack could move")
     y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}")
@@ -172,9 +171,10 @@ class _ConservAttack:
         best = np.argmin(np.where(admissible, cost, np.inf), axis=1)
         move = admissible.any(axis=1)
         if not p.use_no_change:
-            fallback = np.argmin(np.where(valid, cost, np.inf), axis=1)
+            usable = valid & np.isfinite(cost)
+            fallback = np.argmin(np.where(usable, cost, np.inf), axis=1)
             best = np.where(move, best, fallback)
-            move = valid.any(axis=1)
+            move = usable.any(axis=1)
         rows = np.arange(self.d)
         return np.where(move, xn[rows, best], x)
 
@@ -317,7 +317,7 @@ class _ConservAttack:
 
     def _ratio(self) -> float:
         targeted = ~self.mask
-        return float(self.fooled[targeted].mean()) if targeted.any() else 0.0
+        return float(self.fooled[targeted].mean()) if targeted.any() else float("nan")
 
 
 def candidate_cost(params: AttackParams, jsd, fn):
@@ -357,6 +357,44 @@ def attack(
         raise ParameterError(f"unknown attack engine {engine!r}; expected one of {ENGINES}")
     X, y, mask = _validate(model, X, y, mask)
     predict_proba(model, X[: min(len(X), 1024)])  # rejects a model of the wrong output shape early
-    state = _ConservAttack(model, X, y, mask, params, engine="cpu" if engine == "auto" else engine)
+    # Constant features (e.g. zero padding) cannot move and have no correlation: the attack runs on
+    # the other features, through a model that puts the constant columns back.
+    active = X.min(axis=0) != X.max(axis=0)
+    inner = model if active.all() else _WithConstantColumns(model, active, X[0])
+    state = _ConservAttack(inner, X[:, active], y, mask, params, engine="cpu" if engine == "auto" else engine)
     history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
-    return AttackResult(X_adv=state.X, fooled=state.fooled, mask=mask, params=params, history=history)
+    X_adv = X.copy()
+    X_adv[:, active] = state.X
+    for h in history:  # per-feature JSD in the caller's column order; constant features: 0
+        jsd = np.zeros(len(active))
+        jsd[active] = h["jsd"]
+        h["jsd"] = jsd.tolist()
+    return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history)
+
+
+class _WithConstantColumns(torch.nn.Module):
+    """``model`` seen as a function of the active columns only; the constant ones are fixed."""
+
+    def __init__(self, model, active: np.ndarray, row: np.ndarray):
+        super().__init__()
+        self.model = model
+        self.active = torch.as_tensor(active)
+        self.fixed = torch.as_tensor(row[~active], dtype=torch.float32)
+
+    def _full(self, x):
+        full = torch.empty((x.shape[0], len(self.active)), dtype=x.dtype, device=x.device)
+        full[:, self.active.to(x.device)] = x
+        full[:, ~self.active.to(x.device)] = self.fixed.to(x.device, x.dtype)
+        return full
+
+    def forward(self, x):
+        return self.model(self._full(x))
+
+    def logit_head(self):
+        head = logit_head(self.model)
+        return None if head is None else _WithConstantColumns(head, self.active.numpy(), self._row())
+
+    def _row(self):
+        row = np.zeros(len(self.active))
+        row[~self.active.numpy()] = self.fixed.double().numpy()
+        return row

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 BATCH = 65536  # events per forward pass: bounds memory on million-event sets
 
@@ -50,18 +49,37 @@ def _probabilities(p, n: int) -> torch.Tensor:
     return p
 
 
+def logit_head(model: torch.nn.Module):
+    """The model without its final sigmoid (returns the logit z), or None if it has none.
+
+    Recognised: an ``nn.Sequential`` whose last layer is ``nn.Sigmoid`` (the paper's MLP), and
+    any module with a ``logit_head()`` method.
+    """
+    if isinstance(model, torch.nn.Sequential) and len(model) and isinstance(model[-1], torch.nn.Sigmoid):
+        return torch.nn.Sequential(*list(model.children())[:-1]).eval()
+    head = getattr(model, "logit_head", None)
+    return head() if callable(head) else None
+
+
 def loss_gradient_sign(model: torch.nn.Module, X, y, batch_size: int = BATCH) -> np.ndarray:
-    """Sign (+1/-1) of d BCE(f(x), y) / dx per event and feature; a zero gradient counts as +1."""
+    """Sign (+1/-1) of d BCE(f(x), y) / dx per event and feature; a zero gradient counts as +1.
+
+    dBCE/dx = (p - y) / (p (1 - p)) * dp/dx, and p - y has the sign of 1 - 2y for any p in (0, 1),
+    so the sign is that of (1 - 2y) dz/dx with z the logit before a final sigmoid. Using z
+    avoids the float32 saturation of the sigmoid (p == 1.0 from z ~ 17 on), which would make the
+    gradient exactly zero for confidently classified events. Models without a recognisable final
+    sigmoid (``logit_head``) use dp/dx instead.
+    """
     model.eval()
+    head = logit_head(model)
     device = model_device(model)
     X = np.asarray(X)
     signs = np.empty(X.shape, dtype=np.float64)
     for start in range(0, len(X), batch_size):
         xb = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32, device=device)
         xb.requires_grad_(True)
-        yb = torch.as_tensor(y[start : start + batch_size], dtype=torch.float32, device=device)
-        p = _probabilities(model(xb), len(xb))
-        loss = F.binary_cross_entropy(p, yb, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, xb)
-        signs[start : start + len(xb)] = np.where(grad.cpu().numpy() >= 0, 1.0, -1.0)
+        out = head(xb).reshape(-1) if head is not None else _probabilities(model(xb), len(xb))
+        (grad,) = torch.autograd.grad(out.sum(), xb)  # events are independent in eval mode
+        direction = 1.0 - 2.0 * np.asarray(y[start : start + batch_size], dtype=np.float64)
+        signs[start : start + len(xb)] = np.where(direction[:, None] * grad.double().cpu().numpy() >= 0, 1.0, -1.0)
     return signs

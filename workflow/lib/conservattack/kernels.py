@@ -61,6 +61,8 @@ def _bin_of(v, edges, j, nb):
 def _frob(D, e_j, Sjj, A_j, B_j, E_j, n):
     # stats.RunningPearson.candidate_frobenius, same operation order
     dS = D * (2.0 * e_j + D * (1.0 - 1.0 / n))
+    if Sjj + dS <= 0.0:  # the move would leave the feature constant: never admissible
+        return math.inf
     sq_old = math.sqrt(Sjj)
     sq_new = math.sqrt(Sjj + dS)
     r_new = 1.0 / sq_new

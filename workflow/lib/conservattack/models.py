@@ -25,13 +25,15 @@ class PaperMLP(nn.Sequential):
     """Dense 300 ReLU, BN, Dense 102 ReLU, BN, Dense 12 ReLU, BN, Dense 6 ReLU, BN, Dense 1 sigmoid.
 
     42,163 trainable parameters for 30 inputs, 59,263 for 87. Returns P(class 1), shape (n, 1).
+    Batch normalisation uses Keras's defaults (the paper's framework): momentum 0.99 of the running
+    statistics (torch momentum 0.01) and eps 1e-3.
     """
 
     def __init__(self, n_inputs: int):
         layers: list[nn.Module] = []
         width = n_inputs
         for h in HIDDEN:
-            layers += [nn.Linear(width, h), nn.ReLU(), nn.BatchNorm1d(h)]
+            layers += [nn.Linear(width, h), nn.ReLU(), nn.BatchNorm1d(h, eps=1e-3, momentum=0.01)]
             width = h
         layers += [nn.Linear(width, 1), nn.Sigmoid()]
         super().__init__(*layers)
@@ -70,12 +72,13 @@ class TrainingConfig:
         return cls(**cfg)
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed torch's global generator (weight initialisation) and return a generator for shuffling."""
+def seed_everything(seed: int, shuffle_seed: int | None = None) -> torch.Generator:
+    """Seed torch's global generator (weight initialisation) and return the generator of the
+    mini-batch order (seeded with ``shuffle_seed``, default ``seed``)."""
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     gen = torch.Generator()
-    gen.manual_seed(seed)
+    gen.manual_seed(seed if shuffle_seed is None else shuffle_seed)
     return gen
 
 
@@ -90,13 +93,15 @@ def _bce(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 65536)
 
 
 def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, seed: int,
-                     weights_train=None, progress: bool = False):
+                     weights_train=None, progress: bool = False, shuffle_seed: int | None = None):
     """Train a fresh ``PaperMLP``; returns (model in eval mode, metrics dict).
 
-    Deterministic for a given seed and thread count on CPU. The weights of the epoch with the
-    lowest validation loss are kept. ``weights_train`` optionally weights events (class balance).
+    ``seed`` initialises the weights; ``shuffle_seed`` (default ``seed``) orders the mini-batches.
+    Runs that should differ only in initialisation share ``shuffle_seed``. Deterministic for given
+    seeds and thread count on CPU. The weights of the epoch with the lowest validation loss are
+    kept. ``weights_train`` optionally weights events (class balance).
     """
-    gen = seed_everything(seed)
+    gen = seed_everything(seed, shuffle_seed)
     Xt = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
     yt = torch.as_tensor(np.asarray(y_train), dtype=torch.float32)
     wt = None if weights_train is None else torch.as_tensor(np.asarray(weights_train), dtype=torch.float32)

@@ -259,13 +259,17 @@ class RunningPearson:
         r = S_jj^-1/2 and r' the same after the move, so the squared norm is the quadratic form
         2 [(r'-r)^2 A_j + 2 (r'-r) r' D B_j + r'^2 D^2 E_j]. r' - r is formed without cancellation.
         ``e, A, B, E`` come from ``event_terms``; rows of ``deltas`` are features.
+        A move that would leave feature j constant (S_jj' <= 0) gets +inf: it is never admissible.
         """
         D = np.asarray(deltas, dtype=np.float64)
         col = lambda v: np.asarray(v)[:, None]  # noqa: E731  (per-feature value against candidates)
         Sjj = col(np.diag(self.S))
         dS = D * (2.0 * col(e) + D * (1.0 - 1.0 / self.n))  # S_jj' - S_jj
-        sq_old, sq_new = np.sqrt(Sjj), np.sqrt(Sjj + dS)
-        r_new = 1.0 / sq_new
-        dr = -dS / (sq_old * sq_new * (sq_old + sq_new))
-        q = dr * dr * col(A) + 2.0 * dr * r_new * D * col(B) + (r_new * D) ** 2 * col(E)
-        return np.sqrt(2.0 * np.maximum(q, 0.0))
+        degenerate = Sjj + dS <= 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sq_old, sq_new = np.sqrt(Sjj), np.sqrt(Sjj + dS)
+            r_new = 1.0 / sq_new
+            dr = -dS / (sq_old * sq_new * (sq_old + sq_new))
+            rD = r_new * D
+            q = dr * dr * col(A) + 2.0 * dr * r_new * D * col(B) + rD * rD * col(E)
+        return np.where(degenerate, np.inf, np.sqrt(2.0 * np.maximum(q, 0.0)))

@@ -1,0 +1,135 @@
+"""The engines make the same decisions: cpu (compiled) == numpy (reference) to the bit; naive
+(statistics from scratch before every event) equal within rounding. Plus degenerate inputs, the
+gradient sign of saturated models, and the benchmark's output format."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conservattack import AttackParams, attack
+from conservattack.bench import main as bench_main
+from conservattack.inference import loss_gradient_sign
+from conftest import correlated_unit_data, model_labels, small_model
+
+MODES = [
+    {},
+    {"use_no_change": False},
+    {"num_candidates": 20},
+    {"num_candidates": 7, "randomize_step": True, "random_step_frac": 0.4, "use_no_change": False},
+    {"randomize_step": True, "random_step_frac": 0.2},
+]
+
+
+def problem(seed):
+    rng = np.random.default_rng(seed)
+    d, n = int(rng.integers(2, 7)), int(rng.integers(100, 300))
+    X = correlated_unit_data(n, d, seed)
+    model = small_model(d, seed)
+    y = model_labels(model, X)
+    y[rng.choice(n, 5, replace=False)] ^= 1
+    mask = (rng.random(n) < 0.1) if seed % 2 else None
+    base = dict(min_change=0.005, step=float(rng.choice([0.002, 0.01, 0.03])), n_iterations=3,
+                num_bins=int(rng.choice([10, 30, 100])), alpha=4.0, beta=1.0,
+                max_jsd_single_change=float(rng.choice([0.01, 0.05])),
+                max_frob_single_change=float(rng.choice([0.002, 0.01, 0.05])), seed=seed)
+    return model, X, y, mask, base
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("mode", range(len(MODES)))
+def test_cpu_engine_is_bit_identical_to_numpy(seed, mode):
+    model, X, y, mask, base = problem(seed)
+    params = AttackParams(**{**base, **MODES[mode]})
+    a = attack(model, X, y, params, mask=mask, progress=False, engine="numpy")
+    b = attack(model, X, y, params, mask=mask, progress=False, engine="cpu")
+    assert (a.X_adv != X).any(axis=1).mean() > 0.2, "the case must move events"
+    assert np.array_equal(a.X_adv, b.X_adv)
+    assert np.array_equal(a.fooled, b.fooled)
+    assert [h["fooling_ratio"] for h in a.history] == [h["fooling_ratio"] for h in b.history]
+
+
+def test_pruning_matters_and_keeps_decisions():
+    """A Higgs-like grid (K = 2000 per feature) where most candidates break the FN limit."""
+    X = correlated_unit_data(3000, 8, seed=4)
+    model = small_model(8, seed=4)
+    y = model_labels(model, X)
+    params = AttackParams(min_change=0.0005, step=0.0005, n_iterations=2, num_bins=200, alpha=4.0, beta=1.0,
+                          max_jsd_single_change=0.006, max_frob_single_change=0.0005)
+    a = attack(model, X[:400], y[:400], params, progress=False, engine="numpy")
+    b = attack(model, X[:400], y[:400], params, progress=False, engine="cpu")
+    assert (a.X_adv != X[:400]).any(axis=1).mean() > 0.5
+    assert np.array_equal(a.X_adv, b.X_adv)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_naive_engine_agrees(seed):
+    model, X, y, mask, base = problem(seed)
+    params = AttackParams(**{**base, "n_iterations": 2})
+    a = attack(model, X, y, params, mask=mask, progress=False, engine="numpy")
+    c = attack(model, X, y, params, mask=mask, progress=False, engine="naive")
+    np.testing.assert_allclose(c.X_adv, a.X_adv, rtol=0, atol=1e-12)
+    assert np.array_equal(a.fooled, c.fooled)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "cpu"])
+@pytest.mark.parametrize("use_no_change", [True, False])
+def test_move_that_would_make_a_column_constant_is_never_taken(engine, use_no_change):
+    # feature 1 is zero but for one event: moving that event to 0 would make the column constant
+    X = np.zeros((16, 2))
+    X[:, 0] = np.linspace(0, 1, 16)
+    X[0, 1] = 1.0
+    model = small_model(2, seed=1)
+    y = model_labels(model, X)
+    params = AttackParams(min_change=0.5, step=0.5, n_iterations=2, num_bins=4, alpha=1.0, beta=1.0,
+                          max_jsd_single_change=1.0, max_frob_single_change=10.0, use_no_change=use_no_change)
+    res = attack(model, X, y, params, progress=False, engine=engine)
+    assert res.X_adv[:, 1].max() > res.X_adv[:, 1].min()
+    assert all(np.isfinite(h["relative_fn"]) for h in res.history)
+
+
+def test_constant_features_are_frozen():
+    X = correlated_unit_data(200, 4, seed=2)
+    X = np.column_stack([X[:, :2], np.zeros(200), X[:, 2:]])  # a zero-padded column
+    model = small_model(5, seed=2)
+    y = model_labels(model, X)
+    params = AttackParams(min_change=0.01, step=0.02, n_iterations=2, num_bins=15, alpha=4.0, beta=1.0,
+                          max_jsd_single_change=0.05, max_frob_single_change=0.02)
+    res = attack(model, X, y, params, progress=False)
+    assert (res.X_adv[:, 2] == 0).all()
+    assert (res.X_adv != X).any(axis=1).mean() > 0.5
+    assert res.history[-1]["jsd"][2] == 0.0 and len(res.history[-1]["jsd"]) == 5
+    assert np.isfinite(res.history[-1]["relative_fn"])
+
+
+def test_gradient_sign_of_a_saturated_sigmoid():
+    lin = torch.nn.Linear(3, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, -1.0, 1.0]]))
+        lin.bias.zero_()
+    model = torch.nn.Sequential(lin, torch.nn.Sigmoid()).eval()
+    for z in (2.0, 17.0, 40.0, 95.0):  # p == 1.0 in float32 from z ~ 17 on
+        X = np.array([[z, 0.0, 0.0]])
+        np.testing.assert_array_equal(loss_gradient_sign(model, X, np.array([1]))[0], [-1, 1, -1])
+        np.testing.assert_array_equal(loss_gradient_sign(model, -X, np.array([0]))[0], [1, -1, 1])
+    # unsaturated: identical to autograd of the binary cross-entropy itself
+    X = correlated_unit_data(50, 3, seed=0)
+    y = (np.arange(50) % 2).astype(int)
+    xt = torch.tensor(X, dtype=torch.float32, requires_grad=True)
+    loss = torch.nn.functional.binary_cross_entropy(model(xt).reshape(-1), torch.tensor(y, dtype=torch.float32),
+                                                    reduction="sum")
+    (g,) = torch.autograd.grad(loss, xt)
+    np.testing.assert_array_equal(loss_gradient_sign(model, X, y), np.where(g.numpy() >= 0, 1.0, -1.0))
+
+
+@pytest.mark.parametrize("case", ["higgs", "donut"])
+def test_benchmark_prints_one_json_object_per_engine(case, capsys):
+    assert bench_main(["--case", case, "--n", "300", "--engines", "exact,numpy,naive", "--naive-events", "3"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["engine"] for r in rows] == ["naive", "cpu", "numpy"]
+    for r in rows:
+        assert {"engine", "device", "case", "n", "d", "K", "event_visits", "seconds", "us_per_event_visit",
+                "peak_mem_mb", "ratio"} <= set(r)
+        assert r["n"] == 300 and r["us_per_event_visit"] > 0 and r["ratio"] > 0
+    assert rows[0]["K"] == (2000 if case == "higgs" else 150)
