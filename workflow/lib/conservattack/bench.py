@@ -97,10 +97,11 @@ def _time_naive(model, X, y, params, n_events):
     return time.perf_counter() - t0, visit.size
 
 
-def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0):
+def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0,
+        iterations: int | None = None):
     spec = CASES[case]
     d = spec["d"]
-    params = AttackParams(**spec["params"], seed=seed)
+    params = AttackParams(**{**spec["params"], **({"n_iterations": iterations} if iterations else {})}, seed=seed)
     if device != "cpu":
         raise SystemExit(f"--device {device}: only the CPU engines exist so far")
     X = synthetic_set(n, d, seed)
@@ -143,6 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--naive-events", type=int, default=20, help="events the naive engine is timed on")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--iterations", type=int, default=None,
+                    help="attack iterations (default: the case's, 10); fewer for quick scaling rows")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args(argv)
     if args.threads:
@@ -151,7 +154,7 @@ def main(argv=None) -> int:
     unknown = sorted(set(engines) - {"cpu", "numpy", "naive"})
     if unknown:
         ap.error(f"unknown engine(s) {unknown}; expected exact, cpu, numpy, naive")
-    for row in run(args.case, args.n, engines, args.device, args.naive_events, args.seed):
+    for row in run(args.case, args.n, engines, args.device, args.naive_events, args.seed, args.iterations):
         print(json.dumps(row), flush=True)
     return 0
 

@@ -5,12 +5,15 @@ It makes exactly the decisions of the numpy reference (``attacks._ConservAttack.
 same floating-point operations in the same order (sums left to right, see
 ``stats.sequential_row_sums``), so the two engines agree to the bit. The tests check that.
 
-Speed comes from three exact shortcuts, none of which changes a decision:
+Speed comes from exact shortcuts, none of which changes a decision:
 - a candidate whose target bin already breaks the JSD limit is not evaluated further
   (with ``use_no_change``; otherwise the least-cost fallback needs every cost);
 - grid candidates are taken in blocks, and a block is skipped when a rigorous lower bound of the
   Frobenius norm over the whole block exceeds the limit: with v_k = u_k S_jk and w_k = u_k e_k,
   ||dr v + D r' w|| >= |D| r' ||w|| - |dr| ||v||, bounded over the block's range of moves;
+- branch and bound: once an admissible candidate is found, a block whose cost lower bound
+  (alpha * least JSD over the block's bins + beta * the Frobenius bound) exceeds the best cost
+  is skipped; candidates come in order of |move| and ties go to the smaller move;
 - a second, unpruned pass runs only when the fallback (no ``use_no_change``) is needed.
 """
 
@@ -22,7 +25,8 @@ import numpy as np
 from numba import njit
 
 LN2 = math.log(2.0)
-BLOCK = 32  # grid candidates per pruning block
+BLOCK = 8  # grid candidates per pruning block (doubling after each skipped block)
+MAX_BLOCK = 4096
 SAFETY = 1.0 + 1e-6  # prune only when the bound clears the limit by far more than rounding
 
 
@@ -184,6 +188,8 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                     break
                 full = single_pass or passno == 1
                 k = 0
+                blk = BLOCK
+                next_check = 0
                 while True:
                     if random_mode:
                         if k >= n_valid:
@@ -191,16 +197,40 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                         D = Dr[order[k]]
                         xn = min(max(xj + D, lo[j]), hi[j])
                     else:
-                        if prune and not full and k % BLOCK == 0:
+                        if prune and not full and k == next_check:
+                            # a block wholly inside the bounds may be skipped (otherwise the grid
+                            # ends inside it); after a skip the next block is twice as long
+                            size = blk
+                            while size > BLOCK and not (lo[j] <= xj + s * (mcj + (k + size - 1) * stj) <= hi[j]):
+                                size //= 2
                             a1 = mcj + k * stj
-                            a2 = mcj + (k + BLOCK - 1) * stj
-                            if _frob_lower_bound(s, a1, a2, e[j], S[j, j], A[j], E[j], n) > max_frob * SAFETY:
-                                # every move of the block breaks the FN limit: skip it when the
-                                # whole block is in bounds (otherwise the grid ends inside it)
-                                xe = xj + s * (mcj + (k + BLOCK - 1) * stj)
-                                if xe >= lo[j] and xe <= hi[j]:
-                                    k += BLOCK
-                                    continue
+                            a2 = mcj + (k + size - 1) * stj
+                            xe = xj + s * a2
+                            skip = False
+                            if xe >= lo[j] and xe <= hi[j]:
+                                fn_lb = _frob_lower_bound(s, a1, a2, e[j], S[j, j], A[j], E[j], n)
+                                if fn_lb > max_frob * SAFETY:
+                                    skip = True  # every move of the block breaks the FN limit
+                                elif found:
+                                    # no candidate of the block can beat the best so far (ties
+                                    # go to the earlier, smaller move)
+                                    b1 = _bin_of(xj + s * a1, edges, j, nb)
+                                    b2 = _bin_of(xe, edges, j, nb)
+                                    jsd_lb = math.inf
+                                    for bb in range(min(b1, b2), max(b1, b2) + 1):
+                                        if bb == a_bin:
+                                            sb = term_sum[j]
+                                        else:
+                                            sb = base + terms_plus[j, bb] - terms[j, bb]
+                                        jsd_lb = min(jsd_lb, math.sqrt(max(sb / two_ln2, 0.0)))
+                                    skip = alpha * jsd_lb + beta * fn_lb / SAFETY > best_cost * SAFETY
+                            if skip:
+                                k += size
+                                next_check = k
+                                blk = min(2 * blk, MAX_BLOCK)
+                                continue
+                            blk = BLOCK
+                            next_check = k + BLOCK
                         D = s * (mcj + k * stj)
                         xn = xj + D
                         if not (xn >= lo[j] and xn <= hi[j]):
