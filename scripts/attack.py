@@ -22,7 +22,7 @@ with logged(snakemake.log[0]):
     model = load_model(snakemake.input.model)
     targets = attack_targets(y, predict_proba(model, X), cfg["target"])
     params = AttackParams.from_config(cfg["params"], seed=seed)
-    result = attack(model, X[targets], y[targets], params, progress=True)
+    result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"))
     p_clean = predict_proba(model, X[targets])
     p_adv = predict_proba(model, result.X_adv)
     write_parquet(adversaries_frame(test[EVENT].to_numpy()[targets], y[targets], features, X[targets],
@@ -31,7 +31,8 @@ with logged(snakemake.log[0]):
     final = result.history[-1]
     print({k: v for k, v in final.items() if k != "jsd"})
     write_json({
-        "target": cfg["target"], "n_test": len(X), "n_targeted": int(targets.sum()),
+        "target": cfg["target"], "engine": cfg.get("engine", "auto"), "n_test": len(X),
+        "n_targeted": int(targets.sum()),
         "params": params.to_dict(), "features": list(features),
         "final": final, "history": result.history,
         "seconds": sum(h["seconds"] for h in result.history),

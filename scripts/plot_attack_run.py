@@ -1,8 +1,9 @@
-"""Rule plot_attack_run: point clouds, marginals and correlation matrices of run 0's attack."""
+"""Rule plot_attack_run: marginals and correlation matrices of run 0's attack, physical units."""
 
 import numpy as np
 
 from conservattack import plots
+from conservattack.datasets import feature_units
 from conservattack.io import read_json, read_parquet
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.runlog import logged
@@ -14,16 +15,18 @@ with logged(snakemake.log[0]):
     meta = read_json(snakemake.input.attack)
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     features = list(scaler.features)
-    X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.adversaries), features)
+    units = feature_units(snakemake.params.dataset, features)
+    X_clean, X_adv, _, _ = split_adversaries(read_parquet(snakemake.input.adversaries), features)
     X_test, y_test = features_and_labels(read_parquet(snakemake.input.test), features)
     clean, adv = scaler.inverse(X_clean), scaler.inverse(X_adv)
-    other = scaler.inverse(X_test[y_test == 1])  # the class that was not attacked (Donut: signal)
+    signal = scaler.inverse(X_test[y_test == 1])
     jsd = np.asarray(meta["final"]["jsd"])
     # Marginals of the min-, median- and max-JSD features (all of them when there are at most 3).
     order = np.argsort(jsd, kind="stable")
     shown = order if len(order) <= 3 else order[[0, len(order) // 2, -1]]
     titles = None if len(order) <= 3 else ["min JSD", "median JSD", "max JSD"]
-    plots.save(plots.point_clouds(other, clean, adv, fooled, features[:2]), out[0][:-4])
+    show_signal = meta["target"] == "correct_background"  # the attacked set is background only
     plots.save(plots.marginals(clean[:, shown], adv[:, shown], [features[j] for j in shown], jsd[shown],
-                               meta["params"]["num_bins"], signal=other[:, shown], titles=titles), out[2][:-4])
-    plots.save(plots.correlation_matrices(pearson_matrix(X_clean), pearson_matrix(X_adv), features), out[4][:-4])
+                               meta["params"]["num_bins"], units=[units[j] for j in shown],
+                               signal=signal[:, shown] if show_signal else None, titles=titles), out[0][:-4])
+    plots.save(plots.correlation_matrices(pearson_matrix(X_clean), pearson_matrix(X_adv), features), out[2][:-4])

@@ -9,6 +9,9 @@ with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)
     matrix = pd.read_csv(snakemake.input.matrix, index_col=0)
     metrics = per_run[["run", "fooling_ratio", "jsd_mean", "jsd_median", "jsd_max", "relative_fn"]]
+    if snakemake.input.restricted:  # the restricted attack's numbers, run by run
+        restricted = pd.read_csv(snakemake.input.restricted[0]).drop(columns=["n_targeted", "n_control"])
+        metrics = metrics.merge(restricted, on="run")
     extra = {f"cross_run_{k}": v for k, v in grey_box_summary(matrix).items()}
     table = summary_table(snakemake.wildcards.dataset, metrics, extra)
     table.to_csv(snakemake.output[0], index=False, float_format="%.6g")

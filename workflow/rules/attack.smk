@@ -50,3 +50,67 @@ rule cross_run_fooling:
         runtime=20,
     script:
         "../../scripts/cross_run_fooling.py"
+
+
+rule best_cut:
+    """Exhaustive best single cut on the training split: defines control and signal regions."""
+    input:
+        script_path("best_cut"),
+        lib("best_cut"),
+        train="results/{dataset}/data/train.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        "results/{dataset}/restricted/cut.json",
+    log:
+        "results/{dataset}/logs/best_cut.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../../scripts/best_cut.py"
+
+
+rule restricted_attack:
+    """The control-region attack of one run on its correctly classified test events."""
+    input:
+        script_path("restricted_attack"),
+        lib("restricted_attack"),
+        test="results/{dataset}/data/test.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+        model="results/{dataset}/runs/run{run}/model.pt",
+        cut="results/{dataset}/restricted/cut.json",
+    output:
+        adversaries="results/{dataset}/runs/run{run}/restricted/adversaries.parquet",
+        meta="results/{dataset}/runs/run{run}/restricted/restricted.json",
+    params:
+        attack=lambda w: ds(w)["attack"],
+        seed=lambda w: run_seed(w, "restricted"),
+    log:
+        "results/{dataset}/logs/restricted_run{run}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../../scripts/restricted_attack.py"
+
+
+rule restricted_metrics:
+    """Per-run table of the restricted attack."""
+    input:
+        script_path("restricted_metrics"),
+        lib("restricted_metrics"),
+        metas=lambda w: expand(
+            "results/{{dataset}}/runs/run{run}/restricted/restricted.json", run=runs(w.dataset)
+        ),
+    output:
+        "results/{dataset}/restricted/metrics_per_run.csv",
+    log:
+        "results/{dataset}/logs/restricted_metrics.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../../scripts/restricted_metrics.py"

@@ -12,6 +12,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 from conservattack.deps import module_dependencies  # noqa: E402
+from conservattack.higgs import higgs_files  # noqa: E402
 from conservattack.seeds import derived_seed  # noqa: E402
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
@@ -53,22 +54,29 @@ def run_seed(wildcards, purpose):
     return derived_seed(config["seed"], wildcards.dataset, purpose, int(wildcards.run))
 
 
-def all_outputs():
-    out = []
-    for d in DATASETS:
-        out += [
-            f"results/{d}/summary.csv",
-            f"results/{d}/cross_run_fooling.csv",
-        ]
-        out += expand(f"results/{d}/figures/{{fig}}.{{ext}}", fig=FIGURES, ext=["png", "pdf"])
+def figures(dataset):
+    """The figures of a study (stems under results/<dataset>/figures/)."""
+    out = [
+        "marginals",
+        "metrics_per_run",
+        "correlation_matrices",
+        "cross_run_fooling",
+        "fooling_vs_iteration",
+    ]
+    if dataset == "donut":
+        out.append("point_clouds")
+    if restricted_enabled(dataset):
+        out += ["restricted_fooling", "restricted_jsd_fn"]
     return out
 
 
-FIGURES = [
-    "point_clouds",
-    "marginals",
-    "metrics_per_run",
-    "correlation_matrices",
-    "cross_run_fooling",
-    "fooling_vs_iteration",
-]
+def restricted_enabled(dataset):
+    return config[dataset].get("restricted", {}).get("enabled", False)
+
+
+def all_outputs():
+    out = []
+    for d in DATASETS:
+        out += [f"results/{d}/summary.csv", f"results/{d}/cross_run_fooling.csv"]
+        out += expand(f"results/{d}/figures/{{fig}}.{{ext}}", fig=figures(d), ext=["png", "pdf"])
+    return out

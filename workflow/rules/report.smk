@@ -1,8 +1,28 @@
 # Figures and the summary table of each study.
 
 
+rule plot_point_clouds:
+    """Donut point clouds of run 0 (paper figures 17-20): clean, adversarial, fooling events."""
+    input:
+        script_path("plot_point_clouds"),
+        lib("plot_point_clouds"),
+        adversaries="results/{dataset}/runs/run0/attack/adversaries.parquet",
+        test="results/{dataset}/data/test.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        multiext("results/{dataset}/figures/point_clouds", ".png", ".pdf"),
+    log:
+        "results/{dataset}/logs/plot_point_clouds.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/plot_point_clouds.py"
+
+
 rule plot_attack_run:
-    """Point clouds, marginals and correlation matrices of one run's attack (physical units)."""
+    """Marginals (min/median/max JSD features) and correlation matrices of run 0, physical units."""
     input:
         script_path("plot_attack_run"),
         lib("plot_attack_run"),
@@ -11,9 +31,10 @@ rule plot_attack_run:
         test="results/{dataset}/data/test.parquet",
         scaler="results/{dataset}/data/scaler.json",
     output:
-        multiext("results/{dataset}/figures/point_clouds", ".png", ".pdf"),
         multiext("results/{dataset}/figures/marginals", ".png", ".pdf"),
         multiext("results/{dataset}/figures/correlation_matrices", ".png", ".pdf"),
+    params:
+        dataset=lambda w: w.dataset,
     log:
         "results/{dataset}/logs/plot_attack_run.log",
     threads: 1
@@ -55,6 +76,11 @@ rule summary:
         lib("summary"),
         per_run="results/{dataset}/metrics_per_run.csv",
         matrix="results/{dataset}/cross_run_fooling.csv",
+        restricted=lambda w: (
+            [f"results/{w.dataset}/restricted/metrics_per_run.csv"]
+            if restricted_enabled(w.dataset)
+            else []
+        ),
     output:
         "results/{dataset}/summary.csv",
     log:
@@ -65,3 +91,23 @@ rule summary:
         runtime=5,
     script:
         "../../scripts/summary.py"
+
+
+rule plot_restricted:
+    """Restricted attack per run: fooling ratio on CR, SR and all (paper figure 6); CR JSD and
+    FN (figures 7-8)."""
+    input:
+        script_path("plot_restricted"),
+        lib("plot_restricted"),
+        per_run="results/{dataset}/restricted/metrics_per_run.csv",
+    output:
+        multiext("results/{dataset}/figures/restricted_fooling", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/restricted_jsd_fn", ".png", ".pdf"),
+    log:
+        "results/{dataset}/logs/plot_restricted.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/plot_restricted.py"

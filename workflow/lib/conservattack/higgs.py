@@ -304,3 +304,10 @@ def prepare_higgs(df: pd.DataFrame, split=(0.6, 0.2, 0.2), seed: int = 0,
     counts = {name: {"events": len(part), "signal": int(part["label"].sum())} for name, part in treated.items()}
     return {"splits": {name: scale_frame(treated[name], scaler) for name in SPLITS}, "scaler": scaler,
             "missing": missing, "counts": counts}
+
+
+# Units of the features, for axes in physical units (GeV for masses, momenta and energies).
+UNITS = {f: ("GeV" if any(k in f for k in ("mass", "_pt", "met", "sum_pt", "sumet")) else "") for f in FEATURES}
+UNITS.update({"DER_pt_ratio_lep_tau": "", "DER_met_phi_centrality": "", "PRI_met_phi": "rad",
+              "PRI_tau_phi": "rad", "PRI_lep_phi": "rad", "PRI_jet_leading_phi": "rad",
+              "PRI_jet_subleading_phi": "rad", "PRI_jet_num": ""})

@@ -14,6 +14,11 @@ PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
         "fooling_ratio": (0.89, "FR 0.89 mean over 10 runs"),
         "jsd_mean": (None, "mean JSD < 0.02 in 9 of 10 runs"),
         "relative_fn": (None, "relative FN < 0.2"),
+        "fooling_ratio_sr": (1.0, "restricted attack: FR about 1 in SR"),
+        "fooling_ratio_cr": (None, "restricted attack: FR lower in CR"),
+        "fooling_ratio_all": (0.8, "restricted attack: FR about 0.8 overall"),
+        "cr_jsd_mean": (0.05, "restricted attack: CR JSD about 0.05"),
+        "cr_relative_fn": (0.09, "restricted attack: CR FN about 0.09"),
     },
     "ttww": {
         "fooling_ratio": (0.675, "FR 0.675"),

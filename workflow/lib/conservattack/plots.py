@@ -64,7 +64,7 @@ def marginals(clean, adv, features: Sequence[str], jsd, num_bins: int, units: Se
 
     ``units`` per feature ("" for none); arbitrary units ("a.u.") when not given."""
     k = len(features)
-    fig, axes = plt.subplots(2, k, figsize=(7.5 * k, 8), gridspec_kw={"height_ratios": [3, 1]},
+    fig, axes = plt.subplots(2, k, figsize=(8.5 * k, 8), gridspec_kw={"height_ratios": [3, 1]},
                              sharex="col", squeeze=False)
     for c in range(k):
         lo, hi = clean[:, c].min(), clean[:, c].max()
@@ -83,12 +83,13 @@ def marginals(clean, adv, features: Sequence[str], jsd, num_bins: int, units: Se
             top.set_title(titles[c], fontsize=16)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(h_clean > 0, h_adv / h_clean, np.nan)
-        bottom.stairs(ratio, edges, color=ADV)
+        bottom.plot((edges[1:] + edges[:-1]) / 2, ratio, "o", ms=3, color=ADV)
         bottom.axhline(1.0, color="k", lw=1)
         bottom.set_ylim(0.5, 1.5)
         bottom.set_ylabel("adv. / clean")
         unit = units[c] if units is not None else "a.u."
         bottom.set_xlabel(f"{features[c]} [{unit}]" if unit else features[c])
+    fig.tight_layout()
     return fig
 
 
@@ -118,10 +119,14 @@ def correlation_matrices(C_clean, C_adv, features: Sequence[str], kind: str = "P
     return fig
 
 
-def metrics_per_run(per_run: pd.DataFrame, paper: dict[str, float | None] | None = None):
-    """Paper figures 3-5 style: fooling ratio, mean JSD and relative FN per run, mean +- std."""
-    cols = [("fooling_ratio", "Fooling ratio"), ("jsd_mean", "Mean JSD"), ("relative_fn", "Relative FN")]
-    fig, axes = plt.subplots(1, 3, figsize=(21, 6))
+ATTACK_METRICS = [("fooling_ratio", "Fooling ratio"), ("jsd_mean", "Mean JSD"), ("relative_fn", "Relative FN")]
+
+
+def metrics_per_run(per_run: pd.DataFrame, paper: dict[str, float | None] | None = None, cols=ATTACK_METRICS):
+    """Paper figures 3-5 style: one panel per metric (default: fooling ratio, mean JSD and relative
+    FN) with each run, the mean and its +- 1 std band, and the paper's value where it has one."""
+    fig, axes = plt.subplots(1, len(cols), figsize=(7 * len(cols), 6), squeeze=False)
+    axes = axes[0]
     runs = np.arange(len(per_run))
     for ax, (col, label) in zip(axes, cols):
         v = per_run[col].to_numpy(float)

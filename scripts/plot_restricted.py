@@ -1,0 +1,16 @@
+"""Rule plot_restricted: restricted attack per run (paper figures 6-8)."""
+
+import pandas as pd
+
+from conservattack import plots
+from conservattack.paper import PAPER_NUMBERS
+from conservattack.runlog import logged
+
+with logged(snakemake.log[0]):
+    per_run = pd.read_csv(snakemake.input.per_run)
+    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(snakemake.wildcards.dataset, {}).items()}
+    fooling = [("fooling_ratio_cr", "Fooling ratio, CR"), ("fooling_ratio_sr", "Fooling ratio, SR"),
+               ("fooling_ratio_all", "Fooling ratio, all")]
+    plots.save(plots.metrics_per_run(per_run, paper, fooling), snakemake.output[0][:-4])
+    cr = [("cr_jsd_mean", "Mean JSD, CR"), ("cr_relative_fn", "Relative FN, CR")]
+    plots.save(plots.metrics_per_run(per_run, paper, cr), snakemake.output[2][:-4])
