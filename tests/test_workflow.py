@@ -3,44 +3,14 @@ incremental re-runs (a library edit and a config change re-run exactly the depen
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+from snakemake_helpers import copy_workflow, planned_jobs, smk
+
 pytestmark = pytest.mark.slow
-
-
-def copy_workflow(dest: Path) -> Path:
-    for name in ("Snakefile", "config.yaml", ".test", "workflow", "scripts"):
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / name)
-    return dest
-
-
-def smk(wd: Path, *args, check=True):
-    proc = subprocess.run([str(SNAKEMAKE), "--cores", "2", *args], cwd=wd, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def planned_jobs(wd: Path, *args) -> dict[str, int]:
-    """Rule -> job count of a dry run (its "Job stats" table); {} when nothing is to be done."""
-    out = smk(wd, "-n", *args).stdout
-    if "Nothing to be done" in out:
-        return {}
-    table = out.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 @pytest.fixture(scope="module")

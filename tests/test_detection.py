@@ -1,0 +1,215 @@
+"""Detector statistics (studies 5-7) on small cases worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from conservattack.detection import (
+    acceptance_curve,
+    binomial_consistency,
+    class_balance_weights,
+    corrected_fooling_ratio,
+    detector_efficiency,
+    repeated_misclassification,
+    verdict,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Study 5
+# --------------------------------------------------------------------------------------------
+def test_corrected_fooling_ratio_by_hand():
+    fooled = [True, True, False, True]
+    score = [0.9, 0.2, 0.8, 0.5]
+    # t = 0.5: passes = [T, F, T, T] (0.5 >= 0.5 passes); fooled & passes = [T, F, F, T] -> 2/4
+    assert corrected_fooling_ratio(fooled, score) == 0.5
+    # t = 0.6: passes = [T, F, T, F]; fooled & passes = [T, F, F, F] -> 1/4
+    assert corrected_fooling_ratio(fooled, score, threshold=0.6) == 0.25
+    assert corrected_fooling_ratio(np.array([1, 0]), [0.7, 0.7]) == 0.5  # integer 0/1 flags
+    assert math.isnan(corrected_fooling_ratio([], []))
+
+
+def test_corrected_fooling_ratio_validation():
+    with pytest.raises(ValueError, match="lengths 2 and 3"):
+        corrected_fooling_ratio([True, False], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="fooled must be boolean"):
+        corrected_fooling_ratio([0.5, 1.0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="detector_score must be finite"):
+        corrected_fooling_ratio([True], [np.nan])
+    with pytest.raises(ValueError, match="threshold must be a number"):
+        corrected_fooling_ratio([True], [0.3], threshold="high")
+
+
+def test_detector_efficiency_by_hand():
+    # adversaries flagged when score < 0.5: 0.1, 0.4, 0.2 -> 3/5; clean accepted when >= 0.5:
+    # 0.9, 0.5, 0.8 -> 3/4
+    eff = detector_efficiency([0.1, 0.4, 0.6, 0.7, 0.2], [0.9, 0.5, 0.3, 0.8])
+    assert eff == {"detector_efficiency_adversarial": 0.6, "detector_efficiency_clean": 0.75}
+    assert math.isnan(detector_efficiency([], [0.9])["detector_efficiency_adversarial"])
+
+
+def test_class_balance_weights_by_hand():
+    # N = 4, three of class 1 -> 4 / (2 * 3) = 2/3 each; one of class 0 -> 4 / (2 * 1) = 2
+    w = class_balance_weights([1, 1, 1, 0])
+    np.testing.assert_allclose(w, [2 / 3, 2 / 3, 2 / 3, 2.0])
+    y = np.random.default_rng(0).random(101) < 0.2
+    w = class_balance_weights(y)
+    assert w[y].sum() == pytest.approx(w[~y].sum()) == pytest.approx(101 / 2)
+    assert w.mean() == pytest.approx(1.0)
+
+
+def test_class_balance_weights_needs_both_classes():
+    with pytest.raises(ValueError, match="both classes.*0 of class 0 and 3 of class 1"):
+        class_balance_weights([1, 1, 1])
+    with pytest.raises(ValueError, match="y must be boolean"):
+        class_balance_weights([0, 1, 2])
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        class_balance_weights([[0, 1]])
+
+
+# --------------------------------------------------------------------------------------------
+# Study 6
+# --------------------------------------------------------------------------------------------
+def test_repeated_misclassification_no_excess_by_hand():
+    flags = np.array([[True, True, False, False],
+                      [True, False, False, False]])
+    df = repeated_misclassification(flags)
+    # flagged in [2, 1, 0, 0] runs -> O = [2, 1, 1]; p = 3 flags / 8 = 0.375
+    assert df.attrs["p"] == 0.375 and df.attrs["n_runs"] == 2 and df.attrs["n_events"] == 4
+    assert df["k"].tolist() == [0, 1, 2]
+    assert df["observed"].tolist() == [2, 1, 1]
+    # E = 4 * [(1-p)^2, 2p(1-p), p^2] = 4 * [0.390625, 0.46875, 0.140625] = [1.5625, 1.875, 0.5625]
+    np.testing.assert_allclose(df["expected"], [1.5625, 1.875, 0.5625])
+    # k=0: P(X >= 2 | 1.5625) = 1 - e^-1.5625 (1 + 1.5625) = 0.46287
+    # k=1: P(X >= 1 | 1.875)  = 1 - e^-1.875 = 0.84665
+    # k=2: P(X >= 1 | 0.5625) = 1 - e^-0.5625 = 0.43022
+    expected_p = [1 - math.exp(-1.5625) * 2.5625, 1 - math.exp(-1.875), 1 - math.exp(-0.5625)]
+    np.testing.assert_allclose(df["p_value"], expected_p, rtol=1e-12)
+    np.testing.assert_allclose(df["p_value"], [0.46287, 0.84665, 0.43022], atol=1e-5)
+    assert not df["significant"].any()
+
+
+def test_repeated_misclassification_excess_by_hand():
+    # N = 20; both runs flag the same 4 events -> O = [16, 0, 4]; p = 8 / 40 = 0.2
+    flags = np.zeros((2, 20), dtype=bool)
+    flags[:, :4] = True
+    df = repeated_misclassification(flags)
+    assert df.attrs["p"] == 0.2
+    assert df["observed"].tolist() == [16, 0, 4]
+    # E = 20 * [0.64, 0.32, 0.04] = [12.8, 6.4, 0.8]
+    np.testing.assert_allclose(df["expected"], [12.8, 6.4, 0.8])
+    # k=1: O = 0 -> P(X >= 0) = 1
+    # k=2: P(X >= 4 | 0.8) = 1 - e^-0.8 (1 + 0.8 + 0.32 + 0.085333) = 1 - 0.449329 * 2.205333 = 0.00908
+    assert df["p_value"][1] == 1.0
+    assert df["p_value"][2] == pytest.approx(1 - math.exp(-0.8) * (1 + 0.8 + 0.8**2 / 2 + 0.8**3 / 6), rel=1e-10)
+    assert df["p_value"][2] == pytest.approx(0.00908, abs=1e-5)
+    assert df["significant"].tolist() == [False, False, True]
+    # with alpha = 0.005 the k=2 excess is no longer significant
+    assert not repeated_misclassification(flags, alpha=0.005)["significant"].any()
+
+
+def test_repeated_misclassification_never_flagged():
+    # p = 0: E = [N, 0, 0], O = [N, 0, 0]; P(X >= 0) = 1 everywhere
+    df = repeated_misclassification(np.zeros((3, 5), dtype=bool))
+    assert df["observed"].tolist() == [5, 0, 0, 0]
+    np.testing.assert_allclose(df["expected"], [5, 0, 0, 0])
+    assert (df["p_value"] == 1.0).all() and not df["significant"].any()
+
+
+def test_repeated_misclassification_validation():
+    with pytest.raises(ValueError, match="flags must be 2-D"):
+        repeated_misclassification(np.zeros(4, dtype=bool))
+    with pytest.raises(ValueError, match="at least one run and one event"):
+        repeated_misclassification(np.zeros((2, 0), dtype=bool))
+    with pytest.raises(ValueError, match="flags must be boolean.*float64"):
+        repeated_misclassification(np.full((2, 3), 0.5))
+    with pytest.raises(ValueError, match="flags must be boolean.*int"):
+        repeated_misclassification(np.full((2, 3), 2))
+    with pytest.raises(ValueError, match="alpha must be a fraction"):
+        repeated_misclassification(np.zeros((2, 3), dtype=bool), alpha=1.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Study 7
+# --------------------------------------------------------------------------------------------
+def test_acceptance_curve_two_runs_by_hand():
+    runs = [np.array([0.1, 0.5, 0.9, 0.95]), np.array([0.3, 0.6, 0.7])]
+    df = acceptance_curve(runs, [0.0, 0.5, 0.8, 1.0])
+    # run 0: [4/4, 3/4, 2/4, 0]; run 1: [3/3, 2/3, 0, 0]
+    np.testing.assert_allclose(df["threshold"], [0.0, 0.5, 0.8, 1.0])
+    np.testing.assert_allclose(df["mean"], [1.0, (0.75 + 2 / 3) / 2, 0.25, 0.0])
+    # ddof=1 over two values a, b: |a - b| / sqrt(2)
+    np.testing.assert_allclose(df["std"], [0.0, (0.75 - 2 / 3) / math.sqrt(2), 0.5 / math.sqrt(2), 0.0], atol=1e-15)
+    np.testing.assert_allclose(df["min"], [1.0, 2 / 3, 0.0, 0.0])
+    np.testing.assert_allclose(df["max"], [1.0, 0.75, 0.5, 0.0])
+
+
+def test_acceptance_curve_single_run_and_validation():
+    df = acceptance_curve([[0.2, 0.8]], [0.5])
+    assert df["mean"].tolist() == [0.5] and df["std"].tolist() == [0.0]
+    with pytest.raises(ValueError, match="at least one run"):
+        acceptance_curve([], [0.5])
+    with pytest.raises(ValueError, match=r"runs \[1\] are empty"):
+        acceptance_curve([[0.2], []], [0.5])
+    with pytest.raises(ValueError, match=r"scores_by_run\[0\] must be 1-D"):
+        acceptance_curve([[[0.2]]], [0.5])
+
+
+def test_binomial_consistency_by_hand():
+    # [[3, 0], [0, 3]]: margins 3/3; only the tables with 0 or 3 flagged real events are as
+    # extreme, each with probability 1 / C(6, 3) = 1/20 -> two-sided p = 0.1: consistent
+    r = binomial_consistency(3, 3, 0, 3)
+    assert r["p_value"] == pytest.approx(0.1)
+    assert r["consistent"] and r["rate_real"] == 1.0 and r["rate_sim"] == 0.0
+    assert r["test"] == "fisher_exact"
+    # [[4, 0], [0, 4]]: 2 / C(8, 4) = 2/70 = 0.0286 < 0.05: inconsistent
+    r = binomial_consistency(4, 4, 0, 4)
+    assert r["p_value"] == pytest.approx(2 / 70) and not r["consistent"]
+
+
+def test_binomial_consistency_clear_cases():
+    same = binomial_consistency(200, 1000, 2050, 10000)  # 0.200 vs 0.205
+    assert same["consistent"] and same["p_value"] > 0.5
+    assert same["rate_real"] == 0.2 and same["rate_sim"] == 0.205
+    differ = binomial_consistency(300, 1000, 2000, 10000)  # 0.30 vs 0.20
+    assert not differ["consistent"] and differ["p_value"] < 1e-10
+
+
+def test_binomial_consistency_validation():
+    with pytest.raises(ValueError, match="k_real must be at most n_real"):
+        binomial_consistency(5, 4, 1, 4)
+    with pytest.raises(ValueError, match="n_sim must be positive"):
+        binomial_consistency(1, 4, 0, 0)
+    with pytest.raises(ValueError, match="k_sim must be a non-negative integer"):
+        binomial_consistency(1, 4, -1, 4)
+    with pytest.raises(ValueError, match="n_real must be a non-negative integer"):
+        binomial_consistency(1, 4.0, 1, 4)
+
+
+# --------------------------------------------------------------------------------------------
+# Verdict
+# --------------------------------------------------------------------------------------------
+def test_verdict_covered_and_consistent():
+    c = binomial_consistency(200, 1000, 2050, 10000)
+    text = verdict(0.062, 0.1, consistency=c)
+    assert "0.062 is below the systematics budget 0.100" in text
+    assert "real 0.200, simulated 0.205; consistent" in text and "fisher_exact" in text
+
+
+def test_verdict_not_covered_and_inconsistent():
+    c = binomial_consistency(300, 1000, 2000, 10000)
+    text = verdict(0.15, 0.1, consistency=c)
+    assert "0.150 is not below the systematics budget 0.100" in text
+    assert "**inconsistent**" in text
+
+
+def test_verdict_without_test_and_validation():
+    text = verdict(0.05, 0.1, flag_rate_real=0.2, flag_rate_sim=0.21)
+    assert "real 0.200, simulated 0.210 (no consistency test given)" in text
+    assert "flagged" not in verdict(0.05, 0.1)
+    assert "undefined" in verdict(float("nan"), 0.1)
+    with pytest.raises(ValueError, match="systematics_budget must be a fraction"):
+        verdict(0.05, float("nan"))
+    with pytest.raises(ValueError, match="corrected_fr must be a fraction"):
+        verdict(1.2, 0.1)

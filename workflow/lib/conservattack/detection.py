@@ -1,0 +1,262 @@
+"""Statistics of the adversarial detector (SPEC section 4, studies 5, 6 and 7).
+
+The detector is trained on clean events (label 1) against fooling adversaries (label 0) and
+outputs P(clean). At a threshold t an event *passes* (is accepted as clean) when its score is
+>= t and is *flagged* as adversarial otherwise. Everything here works on arrays that the
+workflow has already computed: no models, no files.
+
+- study 5: ``corrected_fooling_ratio``, ``detector_efficiency``, ``class_balance_weights``;
+- study 6: ``repeated_misclassification`` (how often the same clean event is flagged over runs);
+- study 7: ``acceptance_curve`` and ``binomial_consistency`` (real versus simulated clean events);
+- ``verdict``: the analyst's conclusion in Markdown.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom, fisher_exact, poisson
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_ALPHA = 0.05
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+def _vector(name: str, x) -> np.ndarray:
+    """``x`` as a 1-D array, or a ValueError naming ``name``."""
+    a = np.asarray(x)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one value per event); got shape {a.shape}")
+    return a
+
+
+def _flags(name: str, x) -> np.ndarray:
+    """``x`` as a boolean array: bool dtype, or integers that are all 0 or 1."""
+    a = np.asarray(x)
+    if a.dtype == bool:
+        return a
+    if np.issubdtype(a.dtype, np.integer) and np.isin(a, (0, 1)).all():
+        return a.astype(bool)
+    raise ValueError(f"{name} must be boolean (or integers 0/1); got dtype {a.dtype}")
+
+
+def _scores(name: str, x) -> np.ndarray:
+    """``x`` as a 1-D float64 array of finite detector scores."""
+    a = _vector(name, x)
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{name} must hold numbers (detector P(clean)); got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite; found {int((~np.isfinite(a)).sum())} NaN/inf values")
+    return a
+
+
+def _threshold(name: str, t) -> float:
+    """``t`` as a finite float."""
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {t!r}") from None
+    if not math.isfinite(t):
+        raise ValueError(f"{name} must be finite; got {t}")
+    return t
+
+
+def _fraction(name: str, x, allow_nan: bool = False) -> float:
+    """``x`` as a float in [0, 1]; NaN only with ``allow_nan`` (an undefined rate)."""
+    x = float(x)
+    if not ((allow_nan and math.isnan(x)) or 0.0 <= x <= 1.0):
+        raise ValueError(f"{name} must be a fraction in [0, 1]; got {x}")
+    return x
+
+
+def _count(name: str, k) -> int:
+    """``k`` as a non-negative Python int."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"{name} must be a non-negative integer count; got {k!r}")
+    if k < 0:
+        raise ValueError(f"{name} must be a non-negative integer count; got {k}")
+    return int(k)
+
+
+# --------------------------------------------------------------------------------------------
+# Study 5: corrected fooling ratio, detector efficiency, class balance
+# --------------------------------------------------------------------------------------------
+def corrected_fooling_ratio(fooled, detector_score, threshold: float = DEFAULT_THRESHOLD) -> float:
+    """Fraction of attacked events that fool the classifier AND pass the detector.
+
+    ``fooled[i]`` says whether adversary i fools the classifier, ``detector_score[i]`` is the
+    detector's P(clean) on it; it passes when the score is >= ``threshold``. The denominator is
+    every attacked event, so the result is at most the plain fooling ratio. Empty input -> NaN.
+    """
+    fooled = _flags("fooled", _vector("fooled", fooled))
+    score = _scores("detector_score", detector_score)
+    if len(fooled) != len(score):
+        raise ValueError(f"fooled and detector_score must have one entry per attacked event; "
+                         f"got lengths {len(fooled)} and {len(score)}")
+    if len(fooled) == 0:
+        return float("nan")
+    return float((fooled & (score >= _threshold("threshold", threshold))).mean())
+
+
+def detector_efficiency(score_adversarial, score_clean, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """The detector's efficiency on each class at ``threshold``.
+
+    ``detector_efficiency_adversarial``: fraction of adversaries flagged (score < threshold);
+    ``detector_efficiency_clean``: fraction of clean events accepted (score >= threshold).
+    An empty input gives NaN for its entry. The keys match ``paper.PAPER_NUMBERS``.
+    """
+    t = _threshold("threshold", threshold)
+    adv = _scores("score_adversarial", score_adversarial)
+    clean = _scores("score_clean", score_clean)
+    return {"detector_efficiency_adversarial": float((adv < t).mean()) if adv.size else float("nan"),
+            "detector_efficiency_clean": float((clean >= t).mean()) if clean.size else float("nan")}
+
+
+def class_balance_weights(y) -> np.ndarray:
+    """Per-event weights giving both classes the same total weight, with mean weight 1.
+
+    An event of class c gets N / (2 * n_c): each class then sums to N / 2 and all weights to N.
+    ``y`` holds labels 0/1 (detector: 1 clean, 0 adversarial); both classes must be present.
+    """
+    y = _flags("y", _vector("y", y))
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n0 == 0 or n1 == 0:
+        raise ValueError(f"y must contain both classes to balance them; got {n0} of class 0 and {n1} of class 1")
+    n = len(y)
+    return np.where(y, n / (2.0 * n1), n / (2.0 * n0))
+
+
+# --------------------------------------------------------------------------------------------
+# Study 6: repeated misclassification of clean events over runs
+# --------------------------------------------------------------------------------------------
+def repeated_misclassification(flags, alpha: float = DEFAULT_ALPHA) -> pd.DataFrame:
+    """How often the same clean event is flagged over R detector runs, against independence.
+
+    ``flags`` is an (R runs x N clean events) boolean array, True where run r flags event i as
+    adversarial. With p = flags.mean() (= 1 - mean clean acceptance), independent runs would flag
+    an event k times with probability Binomial(k; R, p). One row per k = 0..R:
+
+    - ``k``; ``observed`` O_k = number of events flagged in exactly k runs;
+    - ``expected`` E_k = N * Binomial(k; R, p);
+    - ``p_value`` = P(X >= O_k) for X ~ Poisson(E_k) (one-sided: an excess of events);
+    - ``significant`` = p_value < ``alpha``.
+
+    ``df.attrs`` holds ``p``, ``n_runs``, ``n_events`` and ``alpha``.
+    """
+    a = np.asarray(flags)
+    if a.ndim != 2:
+        raise ValueError(f"flags must be 2-D (runs x clean events); got shape {a.shape}")
+    R, N = a.shape
+    if R < 1 or N < 1:
+        raise ValueError(f"flags needs at least one run and one event; got shape {a.shape}")
+    a = _flags("flags", a)
+    alpha = _fraction("alpha", alpha)
+    p = float(a.mean())
+    k = np.arange(R + 1)
+    observed = np.bincount(a.sum(axis=0), minlength=R + 1)
+    expected = N * binom.pmf(k, R, p)
+    p_value = poisson.sf(observed - 1, expected)
+    df = pd.DataFrame({"k": k, "observed": observed, "expected": expected, "p_value": p_value,
+                       "significant": p_value < alpha})
+    df.attrs.update(p=p, n_runs=R, n_events=N, alpha=alpha)
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Study 7: acceptance versus threshold, real versus simulated
+# --------------------------------------------------------------------------------------------
+def acceptance_curve(scores_by_run, thresholds) -> pd.DataFrame:
+    """Clean acceptance versus threshold: mean, spread and range over runs.
+
+    ``scores_by_run`` holds one 1-D array per run (detector P(clean) on clean events; runs may
+    score different events). Acceptance of a run at t = fraction of its scores >= t. Columns:
+    ``threshold``, ``mean``, ``std`` (ddof=1 over runs; 0 for a single run), ``min``, ``max``.
+    """
+    runs = [_scores(f"scores_by_run[{r}]", s) for r, s in enumerate(scores_by_run)]
+    if not runs:
+        raise ValueError("scores_by_run must hold at least one run")
+    empty = [r for r, s in enumerate(runs) if s.size == 0]
+    if empty:
+        raise ValueError(f"scores_by_run must have events in every run; runs {empty} are empty")
+    t = _scores("thresholds", thresholds)
+    acc = np.array([(s[:, None] >= t[None, :]).mean(axis=0) for s in runs])  # runs x thresholds
+    std = acc.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(len(t))
+    return pd.DataFrame({"threshold": t, "mean": acc.mean(axis=0), "std": std,
+                         "min": acc.min(axis=0), "max": acc.max(axis=0)})
+
+
+def binomial_consistency(k_real, n_real, k_sim, n_sim, alpha: float = DEFAULT_ALPHA) -> dict:
+    """Are real and simulated clean events flagged at the same rate? Two-sided Fisher exact test.
+
+    ``k`` of ``n`` clean events flagged, for real data and for simulation. The test is Fisher's
+    exact test on the 2x2 table [[k_real, n_real - k_real], [k_sim, n_sim - k_sim]]: it is exact
+    at any count and treats both rates as estimates. (A binomial test of k_real against k_sim /
+    n_sim would take the simulated rate as known and overstate significance when n_sim is not
+    much larger than n_real.) The counts must be of independent events, e.g. one detector run.
+
+    Returns ``rate_real``, ``rate_sim``, ``p_value``, ``consistent`` (p_value >= ``alpha``) and
+    ``test``.
+    """
+    counts = {name: _count(name, v) for name, v in
+              (("k_real", k_real), ("n_real", n_real), ("k_sim", k_sim), ("n_sim", n_sim))}
+    for k, n in (("k_real", "n_real"), ("k_sim", "n_sim")):
+        if counts[n] == 0:
+            raise ValueError(f"{n} must be positive; got 0")
+        if counts[k] > counts[n]:
+            raise ValueError(f"{k} must be at most {n}; got {counts[k]} > {counts[n]}")
+    alpha = _fraction("alpha", alpha)
+    kr, nr, ks, ns = counts["k_real"], counts["n_real"], counts["k_sim"], counts["n_sim"]
+    p_value = float(fisher_exact([[kr, nr - kr], [ks, ns - ks]], alternative="two-sided").pvalue)
+    return {"rate_real": kr / nr, "rate_sim": ks / ns, "p_value": p_value,
+            "consistent": bool(p_value >= alpha), "test": "fisher_exact"}
+
+
+# --------------------------------------------------------------------------------------------
+# The analyst's verdict
+# --------------------------------------------------------------------------------------------
+def verdict(corrected_fr: float, systematics_budget: float, flag_rate_real: float | None = None,
+            flag_rate_sim: float | None = None, consistency: dict | None = None) -> str:
+    """Markdown verdict: robustness against the systematics budget, real versus simulated flags.
+
+    The attack is covered when the corrected fooling ratio (what fools the classifier and passes
+    the detector) is below ``systematics_budget``, the relative uncertainty the analysis already
+    assigns to its physics systematics. When flag rates are known, the detector should flag real
+    and simulated clean events at consistent rates; ``consistency`` (a ``binomial_consistency``
+    result) supplies the test and, unless given explicitly, the two rates.
+    """
+    fr = _fraction("corrected_fr", corrected_fr, allow_nan=True)
+    budget = _fraction("systematics_budget", systematics_budget)
+    if consistency is not None:
+        flag_rate_real = consistency["rate_real"] if flag_rate_real is None else flag_rate_real
+        flag_rate_sim = consistency["rate_sim"] if flag_rate_sim is None else flag_rate_sim
+    lines = ["### Analyst verdict", ""]
+    if math.isnan(fr):
+        lines.append(f"- Corrected fooling ratio: undefined (no attacked events); systematics budget {budget:.3f}.")
+    elif fr < budget:
+        lines.append(f"- Corrected fooling ratio {fr:.3f} is below the systematics budget {budget:.3f}: "
+                     "adversaries that fool the classifier and pass the detector are covered by the "
+                     "physics systematics.")
+    else:
+        lines.append(f"- Corrected fooling ratio {fr:.3f} is not below the systematics budget {budget:.3f}: "
+                     "the classifier's vulnerability is **not** covered by the physics systematics.")
+    if flag_rate_real is not None and flag_rate_sim is not None:
+        real = _fraction("flag_rate_real", flag_rate_real)
+        sim = _fraction("flag_rate_sim", flag_rate_sim)
+        rates = f"real {real:.3f}, simulated {sim:.3f}"
+        if consistency is None:
+            lines.append(f"- Clean events flagged by the detector: {rates} (no consistency test given).")
+        elif consistency["consistent"]:
+            lines.append(f"- Clean events flagged by the detector: {rates}; consistent "
+                         f"({consistency.get('test', 'test')} p = {consistency['p_value']:.3g}): the "
+                         "detector does not single out real data.")
+        else:
+            lines.append(f"- Clean events flagged by the detector: {rates}; **inconsistent** "
+                         f"({consistency.get('test', 'test')} p = {consistency['p_value']:.3g}): real "
+                         "data differ from the simulation in directions the detector learnt as adversarial.")
+    return "\n".join(lines) + "\n"
