@@ -110,11 +110,14 @@ def test_repeated_misclassification_excess_by_hand():
 
 
 def test_repeated_misclassification_never_flagged():
-    # p = 0: E = [N, 0, 0], O = [N, 0, 0]; P(X >= 0) = 1 everywhere
+    # p = 0: E = [5, 0, 0, 0], O = [5, 0, 0, 0]
     df = repeated_misclassification(np.zeros((3, 5), dtype=bool))
     assert df["observed"].tolist() == [5, 0, 0, 0]
     np.testing.assert_allclose(df["expected"], [5, 0, 0, 0])
-    assert (df["p_value"] == 1.0).all() and not df["significant"].any()
+    # k=0: P(X >= 5 | 5) = 1 - e^-5 (1 + 5 + 12.5 + 20.833 + 26.042) = 1 - 0.0067379 * 65.375 = 0.55951
+    # k>0: O = 0 -> P(X >= 0) = 1
+    np.testing.assert_allclose(df["p_value"], [0.55951, 1.0, 1.0, 1.0], atol=1e-5)
+    assert not df["significant"].any()
 
 
 def test_repeated_misclassification_validation():

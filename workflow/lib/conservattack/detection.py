@@ -35,10 +35,10 @@ def _vector(name: str, x) -> np.ndarray:
 
 
 def _flags(name: str, x) -> np.ndarray:
-    """``x`` as a boolean array: bool dtype, or integers that are all 0 or 1."""
+    """``x`` as a boolean array: bool dtype, or integers that are all 0 or 1 (or empty)."""
     a = np.asarray(x)
-    if a.dtype == bool:
-        return a
+    if a.dtype == bool or a.size == 0:
+        return a.astype(bool)
     if np.issubdtype(a.dtype, np.integer) and np.isin(a, (0, 1)).all():
         return a.astype(bool)
     raise ValueError(f"{name} must be boolean (or integers 0/1); got dtype {a.dtype}")
