@@ -1,4 +1,4 @@
-"""Rule attack: CONSERVAttack on one run's targeted test events."""
+"""Rules attack and detector_attack: CONSERVAttack on one run's targeted events of a split."""
 
 import torch
 
@@ -17,10 +17,13 @@ with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     cfg, seed = snakemake.params.attack, snakemake.params.seed
     features = MinMaxScaler.load(snakemake.input.scaler).features
-    test = read_parquet(snakemake.input.test, [*features, LABEL, EVENT])
+    test = read_parquet(snakemake.input.events, [*features, LABEL, EVENT])
     X, y = features_and_labels(test, features)
     model = load_model(snakemake.input.model)
     targets = attack_targets(y, predict_proba(model, X), cfg["target"])
+    if targets.sum() < 2:
+        raise ValueError(f"{snakemake.input.model}: {int(targets.sum())} event(s) of {snakemake.input.events} are "
+                         f"'{cfg['target']}', at least 2 are needed to attack; is the model trained (see model.json)?")
     params = AttackParams.from_config(cfg["params"], seed=seed)
     result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"))
     p_clean = predict_proba(model, X[targets])

@@ -32,9 +32,17 @@ def test_outputs_of_the_small_run(done_run):
     for r in (0, 1):  # the diagonal of the cross-run matrix is each run's own fooling ratio
         assert matrix.iloc[r, r] == pytest.approx(per_run.fooling_ratio[r])
     for fig in ("point_clouds", "marginals", "metrics_per_run", "correlation_matrices",
-                "cross_run_fooling", "fooling_vs_iteration"):
+                "cross_run_fooling", "fooling_vs_iteration", "detector_per_run", "detector_cross_run",
+                "repeated_misclassification", "clean_acceptance", "detector_point_clouds"):
         for ext in ("png", "pdf"):
             assert (d / "figures" / f"{fig}.{ext}").stat().st_size > 1000
+    detector = pd.read_csv(d / "detector" / "metrics_per_run.csv")
+    assert (detector.corrected_fooling_ratio <= detector.initial_fooling_ratio).all()
+    repeated = pd.read_csv(d / "detector" / "repeated_misclassification.csv")
+    assert list(repeated.k) == [0, 1, 2] and repeated.observed.sum() == (pd.read_parquet(
+        d / "data" / "test.parquet").label == 0).sum()
+    assert "Corrected fooling ratio" in (d / "verdict.md").read_text()
+    assert summary.set_index("metric").loc["corrected_fooling_ratio", "paper"] == pytest.approx(0.153)
     meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
     assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
@@ -47,13 +55,16 @@ def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {}
     with open(wd / "workflow/lib/conservattack/plots.py", "a") as fh:
         fh.write("\n# an edit\n")
-    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {"plot_attack_run": 1, "plot_runs": 1, "all": 1}
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
+        "plot_attack_run": 1, "plot_runs": 1, "plot_point_clouds": 1, "plot_detector": 1,
+        "plot_detector_point_clouds": 1, "all": 1}
     smk(wd, "--configfile", ".test/config.yaml", "-q")
+    before = planned_jobs(wd, "--configfile", ".test/config.yaml", "--forceall")
     with open(wd / "workflow/lib/conservattack/models.py", "a") as fh:
         fh.write("\n# an edit\n")
-    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
-        "train_classifier": 2, "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_runs": 1,
-        "summary": 1, "all": 1}
+    after = planned_jobs(wd, "--configfile", ".test/config.yaml")
+    assert "prepare_donut" not in after, "data preparation does not use the models module"
+    assert after == {rule: n for rule, n in before.items() if rule != "prepare_donut"}
 
 
 def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
@@ -65,7 +76,8 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
     out = smk(wd, "-n", "--configfile", ".test/config.yaml").stdout
     assert "params have changed since last execution:\n        attack" in out
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
-        "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_runs": 1, "summary": 1, "all": 1}
+        "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_point_clouds": 1, "plot_runs": 1,
+        "summary": 1, "all": 1}
 
 
 @pytest.mark.parametrize("edit,expected", [
@@ -82,8 +94,7 @@ def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
     elif edit.startswith("datasets"):
         text = text.replace("datasets: [donut]", edit)
     else:
-        text = text.replace("  training: {max_epochs: 4, patience: 2, batch_size: 128}",
-                            "  training: {max_epochs: four, patience: 2, batch_size: 128}")
+        text = text.replace("\n  training: {max_epochs: 20,", "\n  training: {max_epochs: four,")
     cfg.write_text(text)
     proc = smk(wd, "--configfile", ".test/config.yaml", check=False)
     assert proc.returncode != 0

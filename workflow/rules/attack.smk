@@ -6,7 +6,7 @@ rule attack:
     input:
         script_path("attack"),
         lib("attack"),
-        test="results/{dataset}/data/test.parquet",
+        events="results/{dataset}/data/test.parquet",
         scaler="results/{dataset}/data/scaler.json",
         model="results/{dataset}/runs/run{run}/model.pt",
     output:

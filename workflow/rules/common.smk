@@ -67,7 +67,15 @@ def figures(dataset):
         out.append("point_clouds")
     if restricted_enabled(dataset):
         out += ["restricted_fooling", "restricted_jsd_fn"]
+    if detector_enabled(dataset):
+        out += ["detector_per_run", "detector_cross_run", "repeated_misclassification", "clean_acceptance"]
+        if dataset == "donut":
+            out.append("detector_point_clouds")
     return out
+
+
+def detector_enabled(dataset):
+    return config[dataset].get("detector", {}).get("enabled", False)
 
 
 def restricted_enabled(dataset):
@@ -78,5 +86,7 @@ def all_outputs():
     out = []
     for d in DATASETS:
         out += [f"results/{d}/summary.csv", f"results/{d}/cross_run_fooling.csv"]
+        if detector_enabled(d):
+            out.append(f"results/{d}/verdict.md")
         out += expand(f"results/{d}/figures/{{fig}}.{{ext}}", fig=figures(d), ext=["png", "pdf"])
     return out

@@ -81,6 +81,11 @@ rule summary:
             if restricted_enabled(w.dataset)
             else []
         ),
+        detector=lambda w: (
+            [f"results/{w.dataset}/detector/metrics_per_run.csv"]
+            if detector_enabled(w.dataset)
+            else []
+        ),
     output:
         "results/{dataset}/summary.csv",
     log:

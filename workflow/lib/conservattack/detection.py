@@ -260,3 +260,19 @@ def verdict(corrected_fr: float, systematics_budget: float, flag_rate_real: floa
                          f"({consistency.get('test', 'test')} p = {consistency['p_value']:.3g}): real "
                          "data differ from the simulation in directions the detector learnt as adversarial.")
     return "\n".join(lines) + "\n"
+
+
+def detector_training_set(X_clean, X_adv, fooled):
+    """Clean events (label 1) and the fooled adversaries (label 0) with class-balance weights.
+
+    Returns (X, y, weights); every clean event of the attacked set is used, and the adversaries
+    that fool the classifier.
+    """
+    X_clean = np.asarray(X_clean, np.float64)
+    fooled = _flags("fooled", _vector("fooled", fooled))
+    X_adv = np.asarray(X_adv, np.float64)[fooled]
+    if len(X_adv) == 0:
+        raise ValueError("no fooled adversary to train the detector on: the attack fooled no event")
+    X = np.vstack([X_clean, X_adv])
+    y = np.r_[np.ones(len(X_clean), np.int64), np.zeros(len(X_adv), np.int64)]
+    return X, y, class_balance_weights(y)

@@ -32,6 +32,7 @@ and index-table entries out of range (naming branch and entry).
 from __future__ import annotations
 
 import difflib
+import zlib
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -123,44 +124,41 @@ def _names_listing(names: list[str], missing: str) -> str:
             f"{names[:_MAX_LISTED]} ...")
 
 
+def _uproot_call(path: str, what: str, fn):
+    """Run ``fn()``; an uproot failure becomes a ValueError naming the file (truncated, corrupt)."""
+    try:
+        return fn()
+    except (ValueError, OSError, EOFError, KeyError, zlib.error, uproot.deserialization.DeserializationError) as exc:
+        raise ValueError(f"{path}: truncated or corrupt ROOT file ({what} failed: "
+                         f"{type(exc).__name__}: {str(exc).strip()[:300]})") from exc
+
+
 def _tree(file, path: str, tree: str):
     """The TTree ``tree`` of an open file; errors list the file's TTrees."""
-    classes = file.classnames(cycle=False)
+    classes = _uproot_call(path, "reading the directory", lambda: file.classnames(cycle=False))
     trees = sorted(k for k, c in classes.items() if c in ("TTree", "TNtuple"))
     if tree not in classes:
         raise ValueError(f"{path}: no tree {tree!r}; TTrees in the file: {trees}")
     if tree not in trees:
         raise ValueError(f"{path}: {tree!r} is a {classes[tree]}, not a TTree; TTrees in the file: {trees}")
-    return file[tree]
+    return _uproot_call(path, f"reading tree {tree!r}", lambda: file[tree])
 
 
 def _check_branches(t, path: str, tree: str, names: list[str]) -> None:
     """Every name in ``names`` must be a branch of ``t``; the error lists the tree's branches."""
-    existing = t.keys()
     for name in names:
         try:
             t[name]
         except uproot.KeyInFileError:
             raise ValueError(f"{path}: tree {tree!r} has no branch {name!r}; branches present: "
-                             f"{_names_listing(existing, name)}") from None
-
-
-def _uproot_call(path: str, what: str, fn):
-    """Run ``fn()``; an uproot failure becomes a ValueError naming the file (truncated, corrupt)."""
-    try:
-        return fn()
-    except (ValueError, OSError, EOFError, KeyError, uproot.deserialization.DeserializationError) as exc:
-        if isinstance(exc, uproot.KeyInFileError) and what == "open":
-            raise
-        raise ValueError(f"{path}: truncated or corrupt ROOT file ({what} failed: "
-                         f"{type(exc).__name__}: {str(exc).strip()[:300]})") from exc
+                             f"{_names_listing(t.keys(), name)}") from None
 
 
 def _count_entries(path: str, tree: str, names: list[str]) -> int:
     """Check that ``path`` is a readable ROOT file with ``tree`` and branches ``names``; its entries."""
     _check_magic(path)
     with _uproot_call(path, "open", lambda: uproot.open(path)) as f:
-        t = _uproot_call(path, "reading the directory", lambda: _tree(f, path, tree))
+        t = _tree(f, path, tree)
         _check_branches(t, path, tree, names)
         return int(t.num_entries)
 
@@ -340,7 +338,7 @@ def read_indexed(files, tree: str, candidate_branches: Mapping[str, str], jet_in
     links = {"jet": jet_index_branch, "candidate": candidate_index_branch}
     files = root_files(files)
     out, events = _JetCollector(names, min_constituents, max_constituents), 0
-    wanted = [*names.values(), *links.values()]
+    wanted = list(dict.fromkeys([*names.values(), *links.values()]))
     for i, start, arrays in _iterate(files, tree, wanted, step_size, progress, "reading jets"):
         path = files[i]
         flat, counts = _lists(arrays, names, path, start)
@@ -350,7 +348,7 @@ def read_indexed(files, tree: str, candidate_branches: Mapping[str, str], jet_in
         jet, cand = table["jet"].astype(np.int64), table["candidate"].astype(np.int64)
         for bad, branch, expected in ((jet < 0, jet_index_branch, ">= 0"),
                                       ((cand < 0) | (cand >= counts[event]), candidate_index_branch,
-                                       f"in [0, number of {names['pt']} values)")):
+                                       f"in [0, number of {names['pt']!r} values)")):
             if bad.any():
                 k = int(np.argmax(bad))
                 value = jet[k] if branch == jet_index_branch else cand[k]
@@ -384,7 +382,7 @@ def read_jagged(files, tree: str, branches: Mapping[str, str], *, drop_zero_pt: 
         take = np.arange(flat["pt"].size)
         if drop_zero_pt:
             real = flat["pt"] != 0
-            counts = np.add.reduceat(real, np.cumsum(counts) - counts) * (counts > 0) if real.size else counts
+            counts = np.bincount(np.repeat(np.arange(counts.size), counts)[real], minlength=counts.size)
             take = take[real]
         out.add(flat, take, counts, i, start + np.arange(counts.size), np.zeros(counts.size, np.int64))
     return out.result(files, tree, events)
@@ -408,15 +406,21 @@ def read_jets(files, config: Mapping, **overrides) -> tuple[ak.Array, dict]:
 # TopoDNN preprocessing (Pearkes et al. 2017, arXiv 1704.02124)
 
 
+_TOPODNN_CONSTANT = ("eta_0", "phi_0", "eta_1")  # 0 for every jet after topodnn_transform
+
+
+def _constituent_names(n_constituents: int) -> list[str]:
+    """pt_i, eta_i, phi_i for i = 0 .. n_constituents - 1, constituent-major."""
+    if int(n_constituents) != n_constituents or n_constituents < 2:
+        raise ValueError(f"n_constituents must be an integer >= 2, got {n_constituents!r}")
+    return [f"{v}_{i}" for i in range(int(n_constituents)) for v in ("pt", "eta", "phi")]
+
+
 def topodnn_feature_names(n_constituents: int = TOPODNN_N_CONSTITUENTS) -> list[str]:
     """Names of topodnn_preprocess's columns, in order: pt_i, eta_i, phi_i for i = 0, 1, ...,
     n_constituents - 1 (constituent-major), without the constants eta_0, phi_0 and eta_1; with 30
     constituents: pt_0, pt_1, phi_1, pt_2, eta_2, phi_2, ..., phi_29 (87 names)."""
-    if int(n_constituents) != n_constituents or n_constituents < 2:
-        raise ValueError(f"n_constituents must be an integer >= 2, got {n_constituents!r}")
-    constant = {"eta_0", "phi_0", "eta_1"}
-    names = [f"{v}_{i}" for i in range(int(n_constituents)) for v in ("pt", "eta", "phi")]
-    return [n for n in names if n not in constant]
+    return [n for n in _constituent_names(n_constituents) if n not in _TOPODNN_CONSTANT]
 
 
 def _padded(values, name: str, n_constituents: int, n_jets: int | None) -> np.ndarray:
@@ -442,6 +446,7 @@ def topodnn_transform(pt, eta, phi, n_constituents: int = TOPODNN_N_CONSTITUENTS
     constituent 1 has eta = 0 (set exactly, it is zero up to rounding) and phi <= 0; flip every
     eta if sum(pT_i * eta_i) < 0. Padding stays 0; a jet with one constituent is only translated.
     """
+    _constituent_names(n_constituents)  # checks n_constituents
     P = _padded(pt, "pt", n_constituents, None)
     n = len(P)
     lengths = [ak.num(ak.Array(v) if not isinstance(v, ak.Array) else v, axis=1) for v in (pt, eta, phi)]
@@ -459,7 +464,8 @@ def topodnn_transform(pt, eta, phi, n_constituents: int = TOPODNN_N_CONSTITUENTS
     P, E, F = (np.take_along_axis(x, order, axis=1) for x in (P, E, F))
     real = P > 0
     E = np.where(real, E - E[:, :1], 0.0)
-    F = np.where(real, np.mod(F - F[:, :1] + np.pi, 2 * np.pi) - np.pi, 0.0)
+    F = np.mod(F - F[:, :1] + np.pi, 2 * np.pi) - np.pi
+    F = np.where(real, np.where(F >= np.pi, F - 2 * np.pi, F), 0.0)  # rounding can give +pi
     px, py, pz = P * np.cos(F), P * np.sin(F), P * np.sinh(E)
     theta = (np.arctan2(py[:, 1], pz[:, 1]) + np.pi / 2)[:, None]
     py, pz = py * np.cos(theta) - pz * np.sin(theta), py * np.sin(theta) + pz * np.cos(theta)
@@ -479,11 +485,9 @@ def topodnn_preprocess(pt, eta, phi, n_constituents: int = TOPODNN_N_CONSTITUENT
     30 constituents); padded constituents are 0."""
     if not pt_scale > 0:
         raise ValueError(f"pt_scale must be > 0, got {pt_scale!r}")
-    names = topodnn_feature_names(n_constituents)
     x = topodnn_transform(pt, eta, phi, n_constituents)
     x[..., 0] /= float(pt_scale)
-    keep = [k for k, name in enumerate(f"{v}_{i}" for i in range(n_constituents) for v in ("pt", "eta", "phi"))
-            if name in set(names)]
+    keep = [k for k, name in enumerate(_constituent_names(n_constituents)) if name not in _TOPODNN_CONSTANT]
     return x.reshape(len(x), -1)[:, keep]
 
 

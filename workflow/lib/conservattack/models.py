@@ -82,24 +82,29 @@ def seed_everything(seed: int, shuffle_seed: int | None = None) -> torch.Generat
     return gen
 
 
-def _bce(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch: int = 65536) -> float:
+def _bce(model: nn.Module, X: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None,
+         batch: int = 65536) -> float:
+    """Mean (weighted) binary cross-entropy."""
     model.eval()
     total = 0.0
     with torch.no_grad():
         for s in range(0, len(X), batch):
             p = model(X[s : s + batch]).reshape(-1)
-            total += float(nn.functional.binary_cross_entropy(p, y[s : s + batch], reduction="sum"))
-    return total / len(X)
+            wb = None if w is None else w[s : s + batch]
+            total += float(nn.functional.binary_cross_entropy(p, y[s : s + batch], weight=wb, reduction="sum"))
+    return total / (len(X) if w is None else float(w.sum()))
 
 
 def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, seed: int,
-                     weights_train=None, progress: bool = False, shuffle_seed: int | None = None):
+                     weights_train=None, progress: bool = False, shuffle_seed: int | None = None,
+                     weights_val=None):
     """Train a fresh ``PaperMLP``; returns (model in eval mode, metrics dict).
 
     ``seed`` initialises the weights; ``shuffle_seed`` (default ``seed``) orders the mini-batches.
     Runs that should differ only in initialisation share ``shuffle_seed``. Deterministic for given
     seeds and thread count on CPU. The weights of the epoch with the lowest validation loss are
-    kept. ``weights_train`` optionally weights events (class balance).
+    kept. ``weights_train`` and ``weights_val`` optionally weight events (class balance); the
+    early-stopping loss is then the weighted validation loss.
     """
     gen = seed_everything(seed, shuffle_seed)
     Xt = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
@@ -107,6 +112,7 @@ def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, see
     wt = None if weights_train is None else torch.as_tensor(np.asarray(weights_train), dtype=torch.float32)
     Xv = torch.as_tensor(np.asarray(X_val), dtype=torch.float32)
     yv = torch.as_tensor(np.asarray(y_val), dtype=torch.float32)
+    wv = None if weights_val is None else torch.as_tensor(np.asarray(weights_val), dtype=torch.float32)
     model = PaperMLP(Xt.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     best_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
@@ -127,7 +133,7 @@ def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, see
             loss.backward()
             opt.step()
             running += loss.item() * len(idx)
-        val_loss = _bce(model, Xv, yv)
+        val_loss = _bce(model, Xv, yv, wv)
         history.append({"epoch": epoch, "train_loss": running / len(Xt), "val_loss": val_loss})
         if progress:
             print(f"epoch {epoch}: train {running / len(Xt):.4f} val {val_loss:.4f}", flush=True)

@@ -144,7 +144,8 @@ def metrics_per_run(per_run: pd.DataFrame, paper: dict[str, float | None] | None
     return fig
 
 
-def cross_run_matrix(M: pd.DataFrame):
+def cross_run_matrix(M: pd.DataFrame, title: str = "Cross-run fooling ratio (diagonal: white-box)",
+                     label: str = "Fooling ratio"):
     """Fooling ratio of run s's adversaries (rows) on run t's model (columns)."""
     A = M.to_numpy(float)
     fig, ax = plt.subplots(figsize=(1.1 * len(A) + 4, 1.0 * len(A) + 3))
@@ -158,8 +159,8 @@ def cross_run_matrix(M: pd.DataFrame):
     for (r, c), v in np.ndenumerate(A):
         ax.text(c, r, f"{v:.2f}", ha="center", va="center", color="w" if v < 0.6 * np.nanmax(A) else "k",
                 fontsize=12)
-    fig.colorbar(im, ax=ax, label="Fooling ratio")
-    ax.set_title("Cross-run fooling ratio (diagonal: white-box)", fontsize=16)
+    fig.colorbar(im, ax=ax, label=label)
+    ax.set_title(title, fontsize=16)
     return fig
 
 
@@ -171,4 +172,55 @@ def fooling_vs_iteration(histories: dict[str, list[dict]]):
     ax.set_xlabel("Attack iteration")
     ax.set_ylabel("Fooling ratio")
     ax.legend(fontsize=12, ncol=2)
+    return fig
+
+
+def repeated_misclassification(table: pd.DataFrame):
+    """Paper figure 15: clean events flagged in k of R detector runs, observed vs binomial
+    expectation; bins with a significant Poisson excess marked."""
+    fig, ax = plt.subplots(figsize=(10, 7))
+    k = table["k"].to_numpy()
+    ax.bar(k, table["expected"], width=0.8, color=CLEAN, alpha=0.4, label="expected (binomial)")
+    ax.errorbar(k, table["observed"], yerr=np.sqrt(table["observed"]), fmt="o", color="k", label="observed")
+    sig = table["significant"].to_numpy(bool)
+    if sig.any():
+        ax.plot(k[sig], table["observed"][sig], "*", ms=18, color=ADV, label="p < significance level")
+    ax.set_yscale("log")
+    ax.set_xlabel("Detector runs flagging the clean event (k)")
+    ax.set_ylabel("Clean events")
+    ax.set_xticks(k)
+    ax.legend(fontsize=13)
+    return fig
+
+
+def acceptance_curves(curves: dict[str, pd.DataFrame]):
+    """Paper figure 16: clean acceptance versus detector threshold, mean and spread over runs."""
+    fig, ax = plt.subplots(figsize=(10, 7))
+    for (name, c), color in zip(curves.items(), (CLEAN, ADV, SIG)):
+        t = c["threshold"].to_numpy()
+        ax.plot(t, c["mean"], color=color, label=f"{name} clean events (mean over runs)")
+        ax.fill_between(t, c["mean"] - c["std"], c["mean"] + c["std"], color=color, alpha=0.25,
+                        label=f"{name}: $\\pm$ 1 std")
+    ax.set_xlabel("Detector threshold on P(clean)")
+    ax.set_ylabel("Clean acceptance")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=13)
+    return fig
+
+
+def detector_point_clouds(clean, adv, fooled, passed, features: Sequence[str], unit: str = "a.u.", n_max=4000):
+    """Paper figure 21: fooling adversaries that pass the detector and those it catches."""
+    fig, axes = plt.subplots(1, 3, figsize=(20, 7), sharex=True, sharey=True)
+    panels = [("Clean background", [(clean, CLEAN, "clean")]),
+              ("Fooling adversaries passing the detector", [(adv[fooled & passed], ADV, "pass")]),
+              ("Fooling adversaries caught by the detector", [(adv[fooled & ~passed], FOOL, "caught")])]
+    for ax, (title, layers) in zip(axes, panels):
+        for X, color, label in layers:
+            X = _subsample(X, n_max)
+            ax.scatter(X[:, 0], X[:, 1], s=2, alpha=0.5, color=color, label=f"{label} ({len(X)} shown)",
+                       rasterized=True)
+        ax.set_title(title, fontsize=16)
+        ax.set_xlabel(f"{features[0]} [{unit}]")
+        ax.legend(fontsize=12, markerscale=5, loc="upper right")
+    axes[0].set_ylabel(f"{features[1]} [{unit}]")
     return fig

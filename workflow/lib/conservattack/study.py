@@ -44,6 +44,20 @@ def cross_run_fooling(labels: dict[str, np.ndarray],
     return M
 
 
+def cross_run_corrected(labels: dict[str, np.ndarray], probabilities: dict[tuple[str, str], np.ndarray],
+                        detector_scores: dict[tuple[str, str], np.ndarray], threshold: float = 0.5) -> pd.DataFrame:
+    """Corrected fooling-ratio matrix: the fraction of run s's attacked events that fool
+    classifier t AND pass detector t (detector P(clean) >= threshold)."""
+    runs = list(labels)
+    M = pd.DataFrame(index=pd.Index(runs, name="adversaries_of"), columns=pd.Index(runs, name="model"),
+                     dtype=float)
+    for s in runs:
+        for t in runs:
+            fooled = (probabilities[(s, t)] >= 0.5).astype(np.int64) != labels[s]
+            M.loc[s, t] = float((fooled & (detector_scores[(s, t)] >= threshold)).mean())
+    return M
+
+
 def grey_box_summary(M: pd.DataFrame) -> dict:
     """Mean white-box (diagonal) and grey-box (off-diagonal) fooling ratios of a cross-run matrix."""
     A = M.to_numpy(float)

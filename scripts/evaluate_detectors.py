@@ -1,0 +1,57 @@
+"""Rule evaluate_detectors: the detector study's numbers across runs."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from conservattack.detection import acceptance_curve, corrected_fooling_ratio, detector_efficiency, repeated_misclassification
+from conservattack.inference import predict_proba
+from conservattack.io import read_parquet, write_json
+from conservattack.models import load_model
+from conservattack.preprocessing import MinMaxScaler
+from conservattack.provenance import provenance
+from conservattack.runlog import logged
+from conservattack.study import cross_run_corrected, cross_run_fooling
+from conservattack.tables import features_and_labels, split_adversaries
+
+with logged(snakemake.log[0]):
+    torch.set_num_threads(snakemake.threads)
+    p, inp, out = snakemake.params, snakemake.input, snakemake.output
+    features = MinMaxScaler.load(inp.scaler).features
+    runs = [str(r) for r in range(len(inp.models))]
+    classifiers = {r: load_model(f) for r, f in zip(runs, inp.models)}
+    detectors = {r: load_model(f) for r, f in zip(runs, inp.detectors)}
+    labels, probs, scores, own = {}, {}, {}, {}
+    for s, path in zip(runs, inp.adversaries):
+        X_clean, X_adv, labels[s], fooled = split_adversaries(read_parquet(path), features)
+        own[s] = (X_clean, X_adv, fooled)
+        for t in runs:
+            probs[(s, t)] = predict_proba(classifiers[t], X_adv)
+            scores[(s, t)] = predict_proba(detectors[t], X_adv)
+    initial = cross_run_fooling(labels, probs)
+    corrected = cross_run_corrected(labels, probs, scores, p.threshold)
+    initial.to_csv(out.initial)
+    corrected.to_csv(out.corrected)
+    # The same clean events for every run's detector: the test events of the attacked class(es).
+    X_test, y_test = features_and_labels(read_parquet(inp.test), features)
+    clean = {"correct_background": y_test == 0, "correct_signal": y_test == 1}.get(p.target, np.ones(len(y_test), bool))
+    clean_scores = [predict_proba(detectors[r], X_test[clean]) for r in runs]
+    rows = []
+    for r in runs:
+        X_clean, X_adv, fooled = own[r]
+        rows.append({"run": int(r), "initial_fooling_ratio": float(fooled.mean()),
+                     "corrected_fooling_ratio": corrected_fooling_ratio(fooled, scores[(r, r)], p.threshold),
+                     **detector_efficiency(scores[(r, r)][fooled], clean_scores[int(r)], p.threshold)})
+    per_run = pd.DataFrame(rows)
+    per_run.to_csv(out.per_run, index=False)
+    print(per_run.to_string())
+    flags = np.vstack([s < p.threshold for s in clean_scores])
+    table = repeated_misclassification(flags, alpha=p.significance)
+    table.to_csv(out.repeated, index=False)
+    print(table.to_string())
+    curve = acceptance_curve(clean_scores, np.linspace(0.0, 1.0, 101))
+    curve.to_csv(out.acceptance, index=False)
+    write_json({"threshold": p.threshold, "n_clean_events": int(clean.sum()), "clean_flag_rate": float(flags.mean()),
+                "clean_flag_count": int(flags.sum()), "clean_flag_trials": int(flags.size),
+                "repeated_p": table.attrs.get("p"), **provenance({"threshold": p.threshold,
+                                                                  "significance": p.significance})}, out.meta)

@@ -1,0 +1,20 @@
+"""Rule plot_detector: detector figures (paper figures 14, 15, 16, 32)."""
+
+import pandas as pd
+
+from conservattack import plots
+from conservattack.paper import PAPER_NUMBERS
+from conservattack.runlog import logged
+
+with logged(snakemake.log[0]):
+    inp, out = snakemake.input, snakemake.output
+    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(snakemake.wildcards.dataset, {}).items()}
+    cols = [("initial_fooling_ratio", "Initial fooling ratio"), ("corrected_fooling_ratio", "Corrected fooling ratio"),
+            ("detector_efficiency_adversarial", "Detector efficiency, adversaries"),
+            ("detector_efficiency_clean", "Detector efficiency, clean")]
+    plots.save(plots.metrics_per_run(pd.read_csv(inp.per_run), paper, cols), out[0][:-4])
+    plots.save(plots.cross_run_matrix(pd.read_csv(inp.corrected, index_col=0),
+                                      "Corrected fooling ratio (classifier and detector of run t)",
+                                      "Corrected fooling ratio"), out[2][:-4])
+    plots.save(plots.repeated_misclassification(pd.read_csv(inp.repeated)), out[4][:-4])
+    plots.save(plots.acceptance_curves({"simulated": pd.read_csv(inp.acceptance)}), out[6][:-4])

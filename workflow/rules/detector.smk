@@ -1,0 +1,157 @@
+# The adversarial-detector study (SPEC section 4, studies 5-7) and the analyst verdict.
+
+
+rule detector_attack:
+    """Adversaries of one split for the detector, with the detector's attack parameters."""
+    input:
+        script_path("attack"),
+        lib("attack"),
+        events="results/{dataset}/data/{split}.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+        model="results/{dataset}/runs/run{run}/model.pt",
+    output:
+        adversaries="results/{dataset}/runs/run{run}/detector/adversaries_{split}.parquet",
+        meta="results/{dataset}/runs/run{run}/detector/attack_{split}.json",
+    wildcard_constraints:
+        split="train|val|test",
+    params:
+        attack=lambda w: ds(w)["detector"]["attack"],
+        seed=lambda w: derived_seed(config["seed"], w.dataset, "detector_attack", w.split, int(w.run)),
+    log:
+        "results/{dataset}/logs/detector_attack_{split}_run{run}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../../scripts/attack.py"
+
+
+rule train_detector:
+    """The run's detector: clean (label 1) vs fooled adversaries (label 0), class-balanced."""
+    input:
+        script_path("train_detector"),
+        lib("train_detector"),
+        train="results/{dataset}/runs/run{run}/detector/adversaries_train.parquet",
+        val="results/{dataset}/runs/run{run}/detector/adversaries_val.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        model="results/{dataset}/runs/run{run}/detector/detector.pt",
+        meta="results/{dataset}/runs/run{run}/detector/detector.json",
+    params:
+        training=lambda w: ds(w)["detector"]["training"],
+        seed=lambda w: run_seed(w, "detector_init"),
+        shuffle_seed=lambda w: derived_seed(config["seed"], w.dataset, "detector_shuffle"),
+    log:
+        "results/{dataset}/logs/train_detector_run{run}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    script:
+        "../../scripts/train_detector.py"
+
+
+rule evaluate_detectors:
+    """Initial and corrected fooling ratios of every run's test adversaries on every run's
+    classifier and detector; efficiencies; repeated misclassification; acceptance curve."""
+    input:
+        script_path("evaluate_detectors"),
+        lib("evaluate_detectors"),
+        test="results/{dataset}/data/test.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+        adversaries=lambda w: expand(
+            "results/{{dataset}}/runs/run{run}/detector/adversaries_test.parquet", run=runs(w.dataset)
+        ),
+        models=lambda w: expand("results/{{dataset}}/runs/run{run}/model.pt", run=runs(w.dataset)),
+        detectors=lambda w: expand(
+            "results/{{dataset}}/runs/run{run}/detector/detector.pt", run=runs(w.dataset)
+        ),
+    output:
+        per_run="results/{dataset}/detector/metrics_per_run.csv",
+        initial="results/{dataset}/detector/initial_fooling.csv",
+        corrected="results/{dataset}/detector/corrected_fooling.csv",
+        repeated="results/{dataset}/detector/repeated_misclassification.csv",
+        acceptance="results/{dataset}/detector/acceptance.csv",
+        meta="results/{dataset}/detector/detector.json",
+    params:
+        threshold=lambda w: ds(w)["detector"]["threshold"],
+        significance=lambda w: ds(w)["detector"]["significance"],
+        target=lambda w: ds(w)["detector"]["attack"]["target"],
+    log:
+        "results/{dataset}/logs/evaluate_detectors.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../../scripts/evaluate_detectors.py"
+
+
+rule plot_detector:
+    """Detector figures: per run (paper figure 14), cross-run corrected fooling ratio (32),
+    repeated misclassification (15), clean acceptance versus threshold (16)."""
+    input:
+        script_path("plot_detector"),
+        lib("plot_detector"),
+        per_run="results/{dataset}/detector/metrics_per_run.csv",
+        corrected="results/{dataset}/detector/corrected_fooling.csv",
+        repeated="results/{dataset}/detector/repeated_misclassification.csv",
+        acceptance="results/{dataset}/detector/acceptance.csv",
+    output:
+        multiext("results/{dataset}/figures/detector_per_run", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/detector_cross_run", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/repeated_misclassification", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/clean_acceptance", ".png", ".pdf"),
+    log:
+        "results/{dataset}/logs/plot_detector.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/plot_detector.py"
+
+
+rule plot_detector_point_clouds:
+    """Donut, run 0: which fooling adversaries pass the detector (paper figure 21)."""
+    input:
+        script_path("plot_detector_point_clouds"),
+        lib("plot_detector_point_clouds"),
+        adversaries="results/{dataset}/runs/run0/detector/adversaries_test.parquet",
+        detector="results/{dataset}/runs/run0/detector/detector.pt",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        multiext("results/{dataset}/figures/detector_point_clouds", ".png", ".pdf"),
+    params:
+        threshold=lambda w: ds(w)["detector"]["threshold"],
+    log:
+        "results/{dataset}/logs/plot_detector_point_clouds.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../../scripts/plot_detector_point_clouds.py"
+
+
+rule verdict:
+    """The analyst verdict: corrected fooling ratio against the systematics budget."""
+    input:
+        script_path("verdict"),
+        lib("verdict"),
+        per_run="results/{dataset}/detector/metrics_per_run.csv",
+        meta="results/{dataset}/detector/detector.json",
+    output:
+        "results/{dataset}/verdict.md",
+    params:
+        budget=lambda w: ds(w)["verdict"]["systematics_budget"],
+        dataset=lambda w: w.dataset,
+    log:
+        "results/{dataset}/logs/verdict.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../../scripts/verdict.py"
