@@ -32,10 +32,9 @@ with logged(snakemake.log[0]):
     corrected = cross_run_corrected(labels, probs, scores, p.threshold)
     initial.to_csv(out.initial)
     corrected.to_csv(out.corrected)
-    # The same clean events for every run's detector: the test events of the attacked class(es).
-    X_test, y_test = features_and_labels(read_parquet(inp.test), features)
-    clean = {"correct_background": y_test == 0, "correct_signal": y_test == 1}.get(p.target, np.ones(len(y_test), bool))
-    clean_scores = [predict_proba(detectors[r], X_test[clean]) for r in runs]
+    # The same clean events for every run's detector: all test events, both classes.
+    X_test, _ = features_and_labels(read_parquet(inp.test), features)
+    clean_scores = [predict_proba(detectors[r], X_test) for r in runs]
     rows = []
     for r in runs:
         X_clean, X_adv, fooled = own[r]
@@ -51,7 +50,7 @@ with logged(snakemake.log[0]):
     print(table.to_string())
     curve = acceptance_curve(clean_scores, np.linspace(0.0, 1.0, 101))
     curve.to_csv(out.acceptance, index=False)
-    write_json({"threshold": p.threshold, "n_clean_events": int(clean.sum()), "clean_flag_rate": float(flags.mean()),
+    write_json({"threshold": p.threshold, "n_clean_events": len(X_test), "clean_flag_rate": float(flags.mean()),
                 "clean_flag_count": int(flags.sum()), "clean_flag_trials": int(flags.size),
                 "repeated_p": table.attrs.get("p"), **provenance({"threshold": p.threshold,
                                                                   "significance": p.significance})}, out.meta)

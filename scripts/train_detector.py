@@ -1,4 +1,4 @@
-"""Rule train_detector: the run's adversarial detector, clean (1) vs fooled adversaries (0)."""
+"""Rule train_detector: the run's adversarial detector, clean events (1) vs fooled adversaries (0)."""
 
 import torch
 
@@ -8,15 +8,18 @@ from conservattack.models import TrainingConfig, save_model, train_classifier
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.provenance import provenance
 from conservattack.runlog import logged
-from conservattack.tables import split_adversaries
+from conservattack.tables import features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
     features = MinMaxScaler.load(snakemake.input.scaler).features
-    X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.train), features)
+    inp = snakemake.input
+    X_clean, _ = features_and_labels(read_parquet(inp.clean_train), features)
+    _, X_adv, _, fooled = split_adversaries(read_parquet(inp.adv_train), features)
     X_tr, y_tr, w_tr = detector_training_set(X_clean, X_adv, fooled)
-    X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.val), features)
+    X_clean, _ = features_and_labels(read_parquet(inp.clean_val), features)
+    _, X_adv, _, fooled = split_adversaries(read_parquet(inp.adv_val), features)
     X_va, y_va, w_va = detector_training_set(X_clean, X_adv, fooled)
     print(f"training: {int(y_tr.sum())} clean, {int((y_tr == 0).sum())} fooled adversaries")
     model, metrics = train_classifier(X_tr, y_tr, X_va, y_va, TrainingConfig.from_config(p.training), seed=p.seed,

@@ -28,12 +28,15 @@ rule detector_attack:
 
 
 rule train_detector:
-    """The run's detector: clean (label 1) vs fooled adversaries (label 0), class-balanced."""
+    """The run's detector: all clean events of the split, both classes (label 1), vs the fooled
+    adversaries (label 0), class-balanced."""
     input:
         script_path("train_detector"),
         lib("train_detector"),
-        train="results/{dataset}/runs/run{run}/detector/adversaries_train.parquet",
-        val="results/{dataset}/runs/run{run}/detector/adversaries_val.parquet",
+        clean_train="results/{dataset}/data/train.parquet",
+        clean_val="results/{dataset}/data/val.parquet",
+        adv_train="results/{dataset}/runs/run{run}/detector/adversaries_train.parquet",
+        adv_val="results/{dataset}/runs/run{run}/detector/adversaries_val.parquet",
         scaler="results/{dataset}/data/scaler.json",
     output:
         model="results/{dataset}/runs/run{run}/detector/detector.pt",
@@ -77,7 +80,6 @@ rule evaluate_detectors:
     params:
         threshold=lambda w: ds(w)["detector"]["threshold"],
         significance=lambda w: ds(w)["detector"]["significance"],
-        target=lambda w: ds(w)["detector"]["attack"]["target"],
     log:
         "results/{dataset}/logs/evaluate_detectors.log",
     threads: 1

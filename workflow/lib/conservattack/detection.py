@@ -265,8 +265,9 @@ def verdict(corrected_fr: float, systematics_budget: float, flag_rate_real: floa
 def detector_training_set(X_clean, X_adv, fooled):
     """Clean events (label 1) and the fooled adversaries (label 0) with class-balance weights.
 
-    Returns (X, y, weights); every clean event of the attacked set is used, and the adversaries
-    that fool the classifier.
+    Returns (X, y, weights). The workflow passes every clean event of the split (both classes),
+    so that an adversary is told apart from real events of either class, and the adversaries that
+    fool the classifier.
     """
     X_clean = np.asarray(X_clean, np.float64)
     fooled = _flags("fooled", _vector("fooled", fooled))
