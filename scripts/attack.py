@@ -2,28 +2,20 @@
 
 import torch
 
+from conservattack.attack_inputs import load_attack_inputs
 from conservattack.attacks import attack
 from conservattack.inference import predict_proba
-from conservattack.io import read_parquet, write_json, write_parquet
-from conservattack.models import load_model
+from conservattack.io import write_json, write_parquet
 from conservattack.params import AttackParams
-from conservattack.preprocessing import MinMaxScaler
 from conservattack.provenance import provenance
 from conservattack.runlog import logged
-from conservattack.study import attack_targets
-from conservattack.tables import EVENT, LABEL, adversaries_frame, features_and_labels
+from conservattack.tables import EVENT, adversaries_frame
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     cfg, seed = snakemake.params.attack, snakemake.params.seed
-    features = MinMaxScaler.load(snakemake.input.scaler).features
-    test = read_parquet(snakemake.input.events, [*features, LABEL, EVENT])
-    X, y = features_and_labels(test, features)
-    model = load_model(snakemake.input.model)
-    targets = attack_targets(y, predict_proba(model, X), cfg["target"])
-    if targets.sum() < 2:
-        raise ValueError(f"{snakemake.input.model}: {int(targets.sum())} event(s) of {snakemake.input.events} are "
-                         f"'{cfg['target']}', at least 2 are needed to attack; is the model trained (see model.json)?")
+    inp = load_attack_inputs(snakemake.input.events, snakemake.input.scaler, snakemake.input.model, cfg["target"])
+    features, test, X, y, model, targets = inp.features, inp.events, inp.X, inp.y, inp.model, inp.targets
     params = AttackParams.from_config(cfg["params"], seed=seed)
     result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"))
     p_clean = predict_proba(model, X[targets])

@@ -3,25 +3,20 @@
 import numpy as np
 import torch
 
+from conservattack.attack_inputs import load_attack_inputs
 from conservattack.inference import predict_proba
-from conservattack.io import read_json, read_parquet, write_json, write_parquet
-from conservattack.models import load_model
+from conservattack.io import read_json, write_json, write_parquet
 from conservattack.params import AttackParams
-from conservattack.preprocessing import MinMaxScaler
 from conservattack.provenance import provenance
 from conservattack.restricted import Cut, restricted_attack
 from conservattack.runlog import logged
-from conservattack.study import attack_targets
-from conservattack.tables import EVENT, LABEL, adversaries_frame, features_and_labels
+from conservattack.tables import EVENT, adversaries_frame
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     cfg, seed = snakemake.params.attack, snakemake.params.seed
-    features = MinMaxScaler.load(snakemake.input.scaler).features
-    test = read_parquet(snakemake.input.test, [*features, LABEL, EVENT])
-    X, y = features_and_labels(test, features)
-    model = load_model(snakemake.input.model)
-    targets = attack_targets(y, predict_proba(model, X), "correct")
+    inp = load_attack_inputs(snakemake.input.test, snakemake.input.scaler, snakemake.input.model, "correct")
+    features, test, X, y, model, targets = inp.features, inp.events, inp.X, inp.y, inp.model, inp.targets
     c = read_json(snakemake.input.cut)
     cut = Cut(c["feature_index"], c["threshold_scaled"], c["signal_side"], c["accuracy"])
     control = cut.control_region(X[targets])

@@ -1,0 +1,40 @@
+"""What an attack rule starts from: the split's events, the run's model and the targeted events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .inference import predict_proba
+from .io import read_parquet
+from .models import load_model
+from .preprocessing import MinMaxScaler
+from .study import attack_targets
+from .tables import EVENT, LABEL, features_and_labels
+
+
+@dataclass
+class AttackInputs:
+    features: tuple[str, ...]
+    events: pd.DataFrame
+    X: np.ndarray
+    y: np.ndarray
+    model: torch.nn.Module
+    targets: np.ndarray  # the events to attack
+
+
+def load_attack_inputs(events_path, scaler_path, model_path, target: str) -> AttackInputs:
+    """Read a split and a model and select the ``target`` events (``study.attack_targets``);
+    fewer than two targeted events is an error naming the files."""
+    features = MinMaxScaler.load(scaler_path).features
+    events = read_parquet(events_path, [*features, LABEL, EVENT])
+    X, y = features_and_labels(events, features)
+    model = load_model(model_path)
+    targets = attack_targets(y, predict_proba(model, X), target)
+    if targets.sum() < 2:
+        raise ValueError(f"{model_path}: {int(targets.sum())} event(s) of {events_path} are '{target}', at least "
+                         "2 are needed to attack; is the model trained (see its .json)?")
+    return AttackInputs(features, events, X, y, model, targets)
