@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from conservattack.detection import acceptance_curve, corrected_fooling_ratio, detector_efficiency, repeated_misclassification
+from conservattack.detection import (
+    acceptance_curve,
+    binomial_consistency,
+    corrected_fooling_ratio,
+    detector_efficiency,
+    repeated_misclassification,
+)
 from conservattack.inference import predict_proba
 from conservattack.io import read_parquet, write_json
 from conservattack.models import load_model
@@ -48,8 +54,20 @@ with logged(snakemake.log[0]):
     table = repeated_misclassification(flags, alpha=p.significance)
     table.to_csv(out.repeated, index=False)
     print(table.to_string())
-    curve = acceptance_curve(clean_scores, np.linspace(0.0, 1.0, 101))
-    curve.to_csv(out.acceptance, index=False)
+    thresholds = np.linspace(0.0, 1.0, 101)
+    curves = [acceptance_curve(clean_scores, thresholds).assign(sample="simulated")]
+    comparison = []
+    if inp.real:  # the same detectors on real clean events
+        X_real = read_parquet(inp.real[0], list(features))[list(features)].to_numpy(np.float64)
+        real_scores = [predict_proba(detectors[r], X_real) for r in runs]
+        curves.append(acceptance_curve(real_scores, thresholds).assign(sample="real"))
+        for r in runs:  # one test per detector run: the events of one run are independent
+            k_real, k_sim = int((real_scores[int(r)] < p.threshold).sum()), int(flags[int(r)].sum())
+            comparison.append({"run": int(r), "flagged_real": k_real, "n_real": len(X_real), "flagged_sim": k_sim,
+                               "n_sim": len(X_test), **binomial_consistency(k_real, len(X_real), k_sim, len(X_test))})
+    pd.concat(curves, ignore_index=True).to_csv(out.acceptance, index=False)
+    pd.DataFrame(comparison, columns=["run", "flagged_real", "n_real", "flagged_sim", "n_sim", "rate_real",
+                                      "rate_sim", "p_value", "consistent", "test"]).to_csv(out.real_vs_sim, index=False)
     write_json({"threshold": p.threshold, "n_clean_events": len(X_test), "clean_flag_rate": float(flags.mean()),
                 "clean_flag_count": int(flags.sum()), "clean_flag_trials": int(flags.size),
                 "repeated_p": table.attrs.get("p"), **provenance({"threshold": p.threshold,

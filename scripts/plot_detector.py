@@ -17,4 +17,7 @@ with logged(snakemake.log[0]):
                                       "Corrected fooling ratio (classifier and detector of run t)",
                                       "Corrected fooling ratio"), out[2][:-4])
     plots.save(plots.repeated_misclassification(pd.read_csv(inp.repeated)), out[4][:-4])
-    plots.save(plots.acceptance_curves({"simulated": pd.read_csv(inp.acceptance)}), out[6][:-4])
+    acceptance = pd.read_csv(inp.acceptance)
+    plots.save(plots.acceptance_curves({name: acceptance[acceptance["sample"] == name]
+                                        for name in ("simulated", "real") if (acceptance["sample"] == name).any()}),
+               out[6][:-4])

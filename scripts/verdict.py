@@ -11,14 +11,24 @@ from conservattack.runlog import logged
 with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)
     meta = read_json(snakemake.input.meta)
-    text = verdict(float(per_run["corrected_fooling_ratio"].mean()), snakemake.params.budget,
-                   flag_rate_sim=meta["clean_flag_rate"])
+    comparison = pd.read_csv(snakemake.input.real_vs_sim)
+    fr = per_run["corrected_fooling_ratio"]
     header = (f"# Verdict: {snakemake.params.dataset}\n\n"
-              f"Corrected fooling ratio, mean over {len(per_run)} runs: "
-              f"{per_run['corrected_fooling_ratio'].mean():.4f} "
-              f"(std {per_run['corrected_fooling_ratio'].std(ddof=1) if len(per_run) > 1 else 0.0:.4f}); "
-              f"systematics budget {snakemake.params.budget}. "
-              f"No real-data set is configured for this dataset, so the real-vs-simulated flag-rate "
-              f"comparison is not made.\n\n")
+              f"Corrected fooling ratio, mean over {len(per_run)} runs: {fr.mean():.4f} "
+              f"(std {fr.std(ddof=1) if len(per_run) > 1 else 0.0:.4f}); "
+              f"systematics budget {snakemake.params.budget}.\n\n")
+    if comparison.empty:
+        header += ("No real-data set is configured (`<dataset>.real_data`), so the real-vs-simulated "
+                   "flag-rate comparison is not made.\n\n")
+        text = verdict(float(fr.mean()), snakemake.params.budget, flag_rate_sim=meta["clean_flag_rate"])
+    else:
+        header += (f"Real vs simulated clean events flagged by the detector, per run (Fisher exact test): "
+                   f"consistent in {int(comparison['consistent'].sum())} of {len(comparison)} runs; "
+                   f"flag rate real {comparison['rate_real'].mean():.4f}, simulated "
+                   f"{comparison['rate_sim'].mean():.4f} (means over runs). The line below is run 0's test.\n\n")
+        first = comparison.iloc[0]
+        consistency = {"rate_real": float(first.rate_real), "rate_sim": float(first.rate_sim),
+                       "p_value": float(first.p_value), "consistent": bool(first.consistent), "test": first.test}
+        text = verdict(float(fr.mean()), snakemake.params.budget, consistency=consistency)
     Path(snakemake.output[0]).write_text(header + text + "\n")
     print(header + text)

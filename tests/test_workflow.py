@@ -101,3 +101,23 @@ def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
     for e in expected:
         assert e in message, message[-2000:]
     assert not (wd / "results").exists(), "no rule may run on an invalid config"
+
+
+def test_real_data_set_feeds_acceptance_and_verdict(done_run, tmp_path):
+    from conservattack.donut import generate_donut
+
+    wd = copy_workflow(tmp_path)
+    shutil.copytree(done_run / "results", wd / "results")
+    shutil.copytree(done_run / ".snakemake", wd / ".snakemake")
+    generate_donut(800, 800, seed=99).drop(columns=["label", "event"]).to_csv(wd / "real.csv", index=False)
+    cfg = wd / ".test/config.yaml"
+    cfg.write_text(cfg.read_text().replace("  runs: 2\n", "  runs: 2\n  real_data: real.csv\n"))
+    jobs = planned_jobs(wd, "--configfile", ".test/config.yaml")
+    assert {"prepare_real_data", "evaluate_detectors", "verdict"} <= set(jobs)
+    assert "train_detector" not in jobs and "attack" not in jobs
+    smk(wd, "--configfile", ".test/config.yaml")
+    d = wd / "results" / "donut"
+    comparison = pd.read_csv(d / "detector" / "real_vs_simulated.csv")
+    assert list(comparison.run) == [0, 1] and (comparison.n_real == 1600).all()
+    assert set(pd.read_csv(d / "detector" / "acceptance.csv")["sample"]) == {"simulated", "real"}
+    assert "Real vs simulated clean events flagged" in (d / "verdict.md").read_text()

@@ -55,6 +55,25 @@ rule train_detector:
         "../../scripts/train_detector.py"
 
 
+rule prepare_real_data:
+    """The configured real-data set, scaled with the simulation's training-split scaler."""
+    input:
+        script_path("prepare_real_data"),
+        lib("prepare_real_data"),
+        real=lambda w: ds(w)["real_data"],
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        "results/{dataset}/data/real.parquet",
+    log:
+        "results/{dataset}/logs/prepare_real_data.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../../scripts/prepare_real_data.py"
+
+
 rule evaluate_detectors:
     """Initial and corrected fooling ratios of every run's test adversaries on every run's
     classifier and detector; efficiencies; repeated misclassification; acceptance curve."""
@@ -70,8 +89,12 @@ rule evaluate_detectors:
         detectors=lambda w: expand(
             "results/{{dataset}}/runs/run{run}/detector/detector.pt", run=runs(w.dataset)
         ),
+        real=lambda w: (
+            [f"results/{w.dataset}/data/real.parquet"] if ds(w)["real_data"] else []
+        ),
     output:
         per_run="results/{dataset}/detector/metrics_per_run.csv",
+        real_vs_sim="results/{dataset}/detector/real_vs_simulated.csv",
         initial="results/{dataset}/detector/initial_fooling.csv",
         corrected="results/{dataset}/detector/corrected_fooling.csv",
         repeated="results/{dataset}/detector/repeated_misclassification.csv",
@@ -144,6 +167,7 @@ rule verdict:
         lib("verdict"),
         per_run="results/{dataset}/detector/metrics_per_run.csv",
         meta="results/{dataset}/detector/detector.json",
+        real_vs_sim="results/{dataset}/detector/real_vs_simulated.csv",
     output:
         "results/{dataset}/verdict.md",
     params:
