@@ -20,7 +20,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "higgs-kaggle
 
 
 def write_config(wd: Path, higgs: dict) -> str:
-    cfg = {"datasets": ["higgs"], "higgs": {"runs": 2, "training": {"max_epochs": 3, "patience": 2},
+    # long enough for BatchNorm's running statistics (Keras momentum) to settle
+    cfg = {"datasets": ["higgs"], "higgs": {"runs": 2, "training": {"max_epochs": 30, "patience": 8},
                                             **higgs}}
     (wd / "test_higgs.yaml").write_text(yaml.safe_dump(cfg))
     return "test_higgs.yaml"

@@ -121,3 +121,10 @@ def test_real_data_set_feeds_acceptance_and_verdict(done_run, tmp_path):
     assert list(comparison.run) == [0, 1] and (comparison.n_real == 1600).all()
     assert set(pd.read_csv(d / "detector" / "acceptance.csv")["sample"]) == {"simulated", "real"}
     assert "Real vs simulated clean events flagged" in (d / "verdict.md").read_text()
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    wd = copy_workflow(tmp_path)
+    proc = smk(wd, "--lint")
+    out = proc.stdout + proc.stderr
+    assert "Congratulations, your workflow is in a good condition!" in out, out[-3000:]

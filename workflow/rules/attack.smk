@@ -12,15 +12,17 @@ rule attack:
     output:
         adversaries="results/{dataset}/runs/run{run}/attack/adversaries.parquet",
         meta="results/{dataset}/runs/run{run}/attack/attack.json",
-    params:
-        attack=lambda w: ds(w)["attack"],
-        seed=lambda w: run_seed(w, "attack"),
     log:
         "results/{dataset}/logs/attack_run{run}.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        attack=lambda w: ds(w)["attack"],
+        seed=lambda w: run_seed(w, "attack"),
     script:
         "../../scripts/attack.py"
 
@@ -31,7 +33,8 @@ rule cross_run_fooling:
         script_path("cross_run_fooling"),
         lib("cross_run_fooling"),
         adversaries=lambda w: expand(
-            "results/{{dataset}}/runs/run{run}/attack/adversaries.parquet", run=runs(w.dataset)
+            "results/{{dataset}}/runs/run{run}/attack/adversaries.parquet",
+            run=runs(w.dataset),
         ),
         attacks=lambda w: expand(
             "results/{{dataset}}/runs/run{run}/attack/attack.json", run=runs(w.dataset)
@@ -44,6 +47,8 @@ rule cross_run_fooling:
         per_run="results/{dataset}/metrics_per_run.csv",
     log:
         "results/{dataset}/logs/cross_run_fooling.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -63,6 +68,8 @@ rule best_cut:
         "results/{dataset}/restricted/cut.json",
     log:
         "results/{dataset}/logs/best_cut.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -83,15 +90,17 @@ rule restricted_attack:
     output:
         adversaries="results/{dataset}/runs/run{run}/restricted/adversaries.parquet",
         meta="results/{dataset}/runs/run{run}/restricted/restricted.json",
-    params:
-        attack=lambda w: ds(w)["attack"],
-        seed=lambda w: run_seed(w, "restricted"),
     log:
         "results/{dataset}/logs/restricted_run{run}.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        attack=lambda w: ds(w)["attack"],
+        seed=lambda w: run_seed(w, "restricted"),
     script:
         "../../scripts/restricted_attack.py"
 
@@ -102,12 +111,15 @@ rule restricted_metrics:
         script_path("restricted_metrics"),
         lib("restricted_metrics"),
         metas=lambda w: expand(
-            "results/{{dataset}}/runs/run{run}/restricted/restricted.json", run=runs(w.dataset)
+            "results/{{dataset}}/runs/run{run}/restricted/restricted.json",
+            run=runs(w.dataset),
         ),
     output:
         "results/{dataset}/restricted/metrics_per_run.csv",
     log:
         "results/{dataset}/logs/restricted_metrics.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=500,

@@ -7,8 +7,11 @@ LIB = Path(workflow.basedir) / "workflow" / "lib"
 sys.path.insert(0, str(LIB))
 # Rule scripts import the library of THIS checkout (the one whose files the DAG tracks), not
 # whichever copy happens to be pip-installed; jobs inherit the variable.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [str(LIB)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        [str(LIB)]
+        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
 )
 
 from conservattack.deps import module_dependencies  # noqa: E402
@@ -35,8 +38,9 @@ def script_path(name):
 
 
 def lib(name):
-    """The library modules the script ``name`` imports, as rule inputs: editing one re-runs
-    exactly the rules whose scripts use it (Snakemake's code trigger sees only the script)."""
+    """The library modules the script ``name`` imports, as inputs of its rule: editing one re-runs
+    exactly the rules whose scripts use it (Snakemake's code trigger sees only the script).
+    """
     return [_relative(p) for p in module_dependencies(SCRIPTS / f"{name}.py")]
 
 
@@ -68,7 +72,12 @@ def figures(dataset):
     if restricted_enabled(dataset):
         out += ["restricted_fooling", "restricted_jsd_fn"]
     if detector_enabled(dataset):
-        out += ["detector_per_run", "detector_cross_run", "repeated_misclassification", "clean_acceptance"]
+        out += [
+            "detector_per_run",
+            "detector_cross_run",
+            "repeated_misclassification",
+            "clean_acceptance",
+        ]
         if dataset == "donut":
             out.append("detector_point_clouds")
     return out
@@ -88,5 +97,18 @@ def all_outputs():
         out += [f"results/{d}/summary.csv", f"results/{d}/cross_run_fooling.csv"]
         if detector_enabled(d):
             out.append(f"results/{d}/verdict.md")
-        out += expand(f"results/{d}/figures/{{fig}}.{{ext}}", fig=figures(d), ext=["png", "pdf"])
+        out += expand(
+            f"results/{d}/figures/{{fig}}.{{ext}}", fig=figures(d), ext=["png", "pdf"]
+        )
     return out
+
+
+def higgs_csv_inputs():
+    """The Higgs CSV files: the configured local copy, or the verified download."""
+    cfg = config["higgs"]
+    if cfg["local_files"]:
+        try:
+            return [_relative(p) for p in higgs_files(cfg["local_files"])]
+        except (FileNotFoundError, ValueError) as exc:
+            raise ValueError(f"config higgs.local_files: {exc}") from None
+    return [cfg["download"]["dest"]]

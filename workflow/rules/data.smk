@@ -12,31 +12,22 @@ rule prepare_donut:
         test="results/{dataset}/data/test.parquet",
         scaler="results/{dataset}/data/scaler.json",
         meta="results/{dataset}/data/data.json",
-    wildcard_constraints:
-        dataset="donut",
-    params:
-        generate=lambda w: ds(w)["generate"],
-        split=lambda w: ds(w)["split"],
-        seed=lambda w: derived_seed(config["seed"], w.dataset, "data"),
     log:
         "results/{dataset}/logs/prepare.log",
+    wildcard_constraints:
+        dataset="donut",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        generate=lambda w: ds(w)["generate"],
+        split=lambda w: ds(w)["split"],
+        seed=lambda w: derived_seed(config["seed"], w.dataset, "data"),
     script:
         "../../scripts/prepare_donut.py"
-
-
-def higgs_csv_inputs():
-    """The Higgs CSV files: the configured local copy, or the verified download."""
-    cfg = config["higgs"]
-    if cfg["local_files"]:
-        try:
-            return [_relative(p) for p in higgs_files(cfg["local_files"])]
-        except (FileNotFoundError, ValueError) as exc:
-            raise ValueError(f"config higgs.local_files: {exc}") from None
-    return [cfg["download"]["dest"]]
 
 
 rule download_higgs:
@@ -46,15 +37,17 @@ rule download_higgs:
         lib("download_higgs"),
     output:
         config["higgs"]["download"]["dest"],
-    params:
-        download=config["higgs"]["download"],
     log:
         "results/higgs/logs/download.log",
+    retries: 0
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=60,
-    retries: 0
+    params:
+        download=config["higgs"]["download"],
     script:
         "../../scripts/download_higgs.py"
 
@@ -71,15 +64,17 @@ rule prepare_higgs:
         test="results/higgs/data/test.parquet",
         scaler="results/higgs/data/scaler.json",
         meta="results/higgs/data/data.json",
-    params:
-        missing_policy=config["higgs"]["missing_policy"],
-        split=config["higgs"]["split"],
-        seed=derived_seed(config["seed"], "higgs", "data"),
     log:
         "results/higgs/logs/prepare.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        missing_policy=config["higgs"]["missing_policy"],
+        split=config["higgs"]["split"],
+        seed=derived_seed(config["seed"], "higgs", "data"),
     script:
         "../../scripts/prepare_higgs.py"

@@ -12,17 +12,21 @@ rule detector_attack:
     output:
         adversaries="results/{dataset}/runs/run{run}/detector/adversaries_{split}.parquet",
         meta="results/{dataset}/runs/run{run}/detector/attack_{split}.json",
-    wildcard_constraints:
-        split="train|val|test",
-    params:
-        attack=lambda w: ds(w)["detector"]["attack"],
-        seed=lambda w: derived_seed(config["seed"], w.dataset, "detector_attack", w.split, int(w.run)),
     log:
         "results/{dataset}/logs/detector_attack_{split}_run{run}.log",
+    wildcard_constraints:
+        split="train|val|test",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        attack=lambda w: ds(w)["detector"]["attack"],
+        seed=lambda w: derived_seed(
+            config["seed"], w.dataset, "detector_attack", w.split, int(w.run)
+        ),
     script:
         "../../scripts/attack.py"
 
@@ -41,16 +45,20 @@ rule train_detector:
     output:
         model="results/{dataset}/runs/run{run}/detector/detector.pt",
         meta="results/{dataset}/runs/run{run}/detector/detector.json",
-    params:
-        training=lambda w: ds(w)["detector"]["training"],
-        seed=lambda w: run_seed(w, "detector_init"),
-        shuffle_seed=lambda w: derived_seed(config["seed"], w.dataset, "detector_shuffle"),
     log:
         "results/{dataset}/logs/train_detector_run{run}.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
+    params:
+        training=lambda w: ds(w)["detector"]["training"],
+        seed=lambda w: run_seed(w, "detector_init"),
+        shuffle_seed=lambda w: derived_seed(
+            config["seed"], w.dataset, "detector_shuffle"
+        ),
     script:
         "../../scripts/train_detector.py"
 
@@ -66,6 +74,8 @@ rule prepare_real_data:
         "results/{dataset}/data/real.parquet",
     log:
         "results/{dataset}/logs/prepare_real_data.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -76,18 +86,23 @@ rule prepare_real_data:
 
 rule evaluate_detectors:
     """Initial and corrected fooling ratios of every run's test adversaries on every run's
-    classifier and detector; efficiencies; repeated misclassification; acceptance curve."""
+    classifier and detector; efficiencies; repeated misclassification; acceptance curve.
+    """
     input:
         script_path("evaluate_detectors"),
         lib("evaluate_detectors"),
         test="results/{dataset}/data/test.parquet",
         scaler="results/{dataset}/data/scaler.json",
         adversaries=lambda w: expand(
-            "results/{{dataset}}/runs/run{run}/detector/adversaries_test.parquet", run=runs(w.dataset)
+            "results/{{dataset}}/runs/run{run}/detector/adversaries_test.parquet",
+            run=runs(w.dataset),
         ),
-        models=lambda w: expand("results/{{dataset}}/runs/run{run}/model.pt", run=runs(w.dataset)),
+        models=lambda w: expand(
+            "results/{{dataset}}/runs/run{run}/model.pt", run=runs(w.dataset)
+        ),
         detectors=lambda w: expand(
-            "results/{{dataset}}/runs/run{run}/detector/detector.pt", run=runs(w.dataset)
+            "results/{{dataset}}/runs/run{run}/detector/detector.pt",
+            run=runs(w.dataset),
         ),
         real=lambda w: (
             [f"results/{w.dataset}/data/real.parquet"] if ds(w)["real_data"] else []
@@ -100,15 +115,17 @@ rule evaluate_detectors:
         repeated="results/{dataset}/detector/repeated_misclassification.csv",
         acceptance="results/{dataset}/detector/acceptance.csv",
         meta="results/{dataset}/detector/detector.json",
-    params:
-        threshold=lambda w: ds(w)["detector"]["threshold"],
-        significance=lambda w: ds(w)["detector"]["significance"],
     log:
         "results/{dataset}/logs/evaluate_detectors.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        threshold=lambda w: ds(w)["detector"]["threshold"],
+        significance=lambda w: ds(w)["detector"]["significance"],
     script:
         "../../scripts/evaluate_detectors.py"
 
@@ -130,6 +147,8 @@ rule plot_detector:
         multiext("results/{dataset}/figures/clean_acceptance", ".png", ".pdf"),
     log:
         "results/{dataset}/logs/plot_detector.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -148,14 +167,16 @@ rule plot_detector_point_clouds:
         scaler="results/{dataset}/data/scaler.json",
     output:
         multiext("results/{dataset}/figures/detector_point_clouds", ".png", ".pdf"),
-    params:
-        threshold=lambda w: ds(w)["detector"]["threshold"],
     log:
         "results/{dataset}/logs/plot_detector_point_clouds.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        threshold=lambda w: ds(w)["detector"]["threshold"],
     script:
         "../../scripts/plot_detector_point_clouds.py"
 
@@ -170,14 +191,16 @@ rule verdict:
         real_vs_sim="results/{dataset}/detector/real_vs_simulated.csv",
     output:
         "results/{dataset}/verdict.md",
-    params:
-        budget=lambda w: ds(w)["verdict"]["systematics_budget"],
-        dataset=lambda w: w.dataset,
     log:
         "results/{dataset}/logs/verdict.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        budget=lambda w: ds(w)["verdict"]["systematics_budget"],
+        dataset=lambda w: w.dataset,
     script:
         "../../scripts/verdict.py"

@@ -13,6 +13,8 @@ rule plot_point_clouds:
         multiext("results/{dataset}/figures/point_clouds", ".png", ".pdf"),
     log:
         "results/{dataset}/logs/plot_point_clouds.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -33,14 +35,16 @@ rule plot_attack_run:
     output:
         multiext("results/{dataset}/figures/marginals", ".png", ".pdf"),
         multiext("results/{dataset}/figures/correlation_matrices", ".png", ".pdf"),
-    params:
-        dataset=lambda w: w.dataset,
     log:
         "results/{dataset}/logs/plot_attack_run.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        dataset=lambda w: w.dataset,
     script:
         "../../scripts/plot_attack_run.py"
 
@@ -61,6 +65,8 @@ rule plot_runs:
         multiext("results/{dataset}/figures/fooling_vs_iteration", ".png", ".pdf"),
     log:
         "results/{dataset}/logs/plot_runs.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -90,6 +96,8 @@ rule summary:
         "results/{dataset}/summary.csv",
     log:
         "results/{dataset}/logs/summary.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=1000,
@@ -110,6 +118,8 @@ rule plot_restricted:
         multiext("results/{dataset}/figures/restricted_jsd_fn", ".png", ".pdf"),
     log:
         "results/{dataset}/logs/plot_restricted.log",
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -12,16 +12,18 @@ rule train_classifier:
     output:
         model="results/{dataset}/runs/run{run}/model.pt",
         meta="results/{dataset}/runs/run{run}/model.json",
+    log:
+        "results/{dataset}/logs/train_run{run}.log",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
     params:
         training=lambda w: ds(w)["training"],
         seed=lambda w: run_seed(w, "init"),
         # one mini-batch order for all runs: runs differ only in initialisation (SPEC section 4)
         shuffle_seed=lambda w: derived_seed(config["seed"], w.dataset, "shuffle"),
-    log:
-        "results/{dataset}/logs/train_run{run}.log",
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
     script:
         "../../scripts/train_classifier.py"
