@@ -17,6 +17,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/detector.smk"
+include: "workflow/rules/defences.smk"
 include: "workflow/rules/report.smk"
 
 

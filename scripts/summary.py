@@ -14,6 +14,8 @@ with logged(snakemake.log[0]):
         metrics = metrics.merge(restricted, on="run")
     if snakemake.input.detector:  # the detector study's numbers, run by run
         metrics = metrics.merge(pd.read_csv(snakemake.input.detector[0]), on="run")
+    if snakemake.input.augmentation:  # the augmentation study's numbers, run by run
+        metrics = metrics.merge(pd.read_csv(snakemake.input.augmentation[0]).drop(columns=["n_attacked"]), on="run")
     extra = {f"cross_run_{k}": v for k, v in grey_box_summary(matrix).items()}
     table = summary_table(snakemake.wildcards.dataset, metrics, extra)
     table.to_csv(snakemake.output[0], index=False, float_format="%.6g")

@@ -56,3 +56,15 @@ def test_derived_seeds_are_stable_and_distinct():
     seeds = {derived_seed(1, "donut", p, r) for p in ("init", "attack") for r in range(10)}
     assert len(seeds) == 20
     assert derived_seed(1, "donut", "init", 0) == 281442577  # fixed forever: results must not drift
+
+
+def test_stratified_subset_is_fixed_and_keeps_class_fractions():
+    from conservattack.preprocessing import stratified_subset
+
+    df = generate_donut(3000, 1000, seed=2)
+    a = stratified_subset(df, 400, seed=5)
+    assert len(a) == 400 and a.label.mean() == pytest.approx(0.75, abs=0.005)
+    assert a.equals(stratified_subset(df, 400, seed=5))
+    assert not a.equals(stratified_subset(df, 400, seed=6))
+    with pytest.raises(ValueError, match="subset size 5000 must be between 2 and the 4000 events"):
+        stratified_subset(df, 5000)

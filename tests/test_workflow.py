@@ -33,7 +33,7 @@ def test_outputs_of_the_small_run(done_run):
         assert matrix.iloc[r, r] == pytest.approx(per_run.fooling_ratio[r])
     for fig in ("point_clouds", "marginals", "metrics_per_run", "correlation_matrices",
                 "cross_run_fooling", "fooling_vs_iteration", "detector_per_run", "detector_cross_run",
-                "repeated_misclassification", "clean_acceptance", "detector_point_clouds"):
+                "repeated_misclassification", "clean_acceptance", "detector_point_clouds", "augmentation_auroc"):
         for ext in ("png", "pdf"):
             assert (d / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     detector = pd.read_csv(d / "detector" / "metrics_per_run.csv")
@@ -41,6 +41,10 @@ def test_outputs_of_the_small_run(done_run):
     repeated = pd.read_csv(d / "detector" / "repeated_misclassification.csv")
     assert list(repeated.k) == [0, 1, 2] and repeated.observed.sum() == len(pd.read_parquet(d / "data" / "test.parquet"))
     assert "Corrected fooling ratio" in (d / "verdict.md").read_text()
+    augmentation = pd.read_csv(d / "augmentation" / "metrics_per_run.csv")
+    assert list(augmentation.run) == [0, 1] and augmentation.auroc_base.between(0.5, 1).all()
+    assert (augmentation.auroc_gain == augmentation.auroc_augmented - augmentation.auroc_base).all()
+    assert len(pd.read_parquet(d / "augmentation" / "train_subset.parquet")) == 600
     assert summary.set_index("metric").loc["corrected_fooling_ratio", "paper"] == pytest.approx(0.153)
     meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
     assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
@@ -56,14 +60,14 @@ def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
         fh.write("\n# an edit\n")
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
         "plot_attack_run": 1, "plot_runs": 1, "plot_point_clouds": 1, "plot_detector": 1,
-        "plot_detector_point_clouds": 1, "all": 1}
+        "plot_detector_point_clouds": 1, "plot_augmentation": 1, "all": 1}
     smk(wd, "--configfile", ".test/config.yaml", "-q")
     before = planned_jobs(wd, "--configfile", ".test/config.yaml", "--forceall")
     with open(wd / "workflow/lib/conservattack/models.py", "a") as fh:
         fh.write("\n# an edit\n")
     after = planned_jobs(wd, "--configfile", ".test/config.yaml")
-    assert "prepare_donut" not in after, "data preparation does not use the models module"
-    assert after == {rule: n for rule, n in before.items() if rule != "prepare_donut"}
+    # data preparation and the subset selection do not use the models module; everything else does
+    assert after == {rule: n for rule, n in before.items() if rule not in ("prepare_donut", "augmentation_subset")}
 
 
 def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
@@ -71,7 +75,7 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
     shutil.copytree(done_run / "results", wd / "results")
     shutil.copytree(done_run / ".snakemake", wd / ".snakemake")
     cfg = wd / ".test/config.yaml"
-    cfg.write_text(cfg.read_text().replace("alpha: 6.0", "alpha: 5.0"))
+    cfg.write_text(cfg.read_text().replace("alpha: 6.0", "alpha: 5.0", 1))  # the attack study's alpha
     out = smk(wd, "-n", "--configfile", ".test/config.yaml").stdout
     assert "params have changed since last execution:\n        attack" in out
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {

@@ -71,6 +71,8 @@ def figures(dataset):
         out.append("point_clouds")
     if restricted_enabled(dataset):
         out += ["restricted_fooling", "restricted_jsd_fn"]
+    if augmentation_enabled(dataset):
+        out.append("augmentation_auroc")
     if detector_enabled(dataset):
         out += [
             "detector_per_run",
@@ -81,6 +83,10 @@ def figures(dataset):
         if dataset == "donut":
             out.append("detector_point_clouds")
     return out
+
+
+def augmentation_enabled(dataset):
+    return config[dataset].get("augmentation", {}).get("enabled", False)
 
 
 def detector_enabled(dataset):

@@ -92,6 +92,11 @@ rule summary:
             if detector_enabled(w.dataset)
             else []
         ),
+        augmentation=lambda w: (
+            [f"results/{w.dataset}/augmentation/metrics_per_run.csv"]
+            if augmentation_enabled(w.dataset)
+            else []
+        ),
     output:
         "results/{dataset}/summary.csv",
     log:

@@ -26,6 +26,16 @@ def stratified_split(df: pd.DataFrame, fractions=(0.6, 0.2, 0.2), seed: int = 0,
     return {"train": train.sort_index(), "val": val.sort_index(), "test": test.sort_index()}
 
 
+def stratified_subset(df: pd.DataFrame, n: int, seed: int = 0, label: str = "label") -> pd.DataFrame:
+    """A fixed stratified subset of ``n`` events (the reduced training set of the augmentation study)."""
+    if not 2 <= n <= len(df):
+        raise ValueError(f"subset size {n} must be between 2 and the {len(df)} events available")
+    if n == len(df):
+        return df.copy()
+    subset, _ = train_test_split(df, train_size=n, random_state=seed, stratify=df[label])
+    return subset.sort_index()
+
+
 @dataclass(frozen=True)
 class MinMaxScaler:
     """x_scaled = (x - lo) / (hi - lo) per feature, fitted on the training split."""

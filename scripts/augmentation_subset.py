@@ -1,0 +1,10 @@
+"""Rule augmentation_subset: the reduced training set."""
+
+from conservattack.io import read_parquet, write_parquet
+from conservattack.preprocessing import stratified_subset
+from conservattack.runlog import logged
+
+with logged(snakemake.log[0]):
+    subset = stratified_subset(read_parquet(snakemake.input.train), snakemake.params.n, seed=snakemake.params.seed)
+    print(f"{len(subset)} events, {int(subset['label'].sum())} signal")
+    write_parquet(subset, snakemake.output[0])

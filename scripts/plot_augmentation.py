@@ -1,0 +1,14 @@
+"""Rule plot_augmentation: clean test AUROC, base vs augmented (paper figures 10, 30)."""
+
+import pandas as pd
+
+from conservattack import plots
+from conservattack.paper import PAPER_NUMBERS
+from conservattack.runlog import logged
+
+with logged(snakemake.log[0]):
+    per_run = pd.read_csv(snakemake.input.per_run)
+    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(snakemake.wildcards.dataset, {}).items()}
+    cols = [("auroc_base", "Clean AUROC, base"), ("auroc_augmented", "Clean AUROC, augmented"),
+            ("auroc_gain", "AUROC gain (augmented - base)")]
+    plots.save(plots.metrics_per_run(per_run, paper, cols), snakemake.output[0][:-4])
