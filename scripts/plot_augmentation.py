@@ -3,12 +3,12 @@
 import pandas as pd
 
 from conservattack import plots
-from conservattack.paper import PAPER_NUMBERS
+from conservattack.paper import paper_values
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)
-    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(snakemake.wildcards.dataset, {}).items()}
+    paper = paper_values(snakemake.wildcards.dataset)
     cols = [("auroc_base", "Clean AUROC, base"), ("auroc_augmented", "Clean AUROC, augmented"),
             ("auroc_gain", "AUROC gain (augmented - base)")]
     plots.save(plots.metrics_per_run(per_run, paper, cols), snakemake.output[0][:-4])

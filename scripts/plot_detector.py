@@ -3,12 +3,12 @@
 import pandas as pd
 
 from conservattack import plots
-from conservattack.paper import PAPER_NUMBERS
+from conservattack.paper import paper_values
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     inp, out = snakemake.input, snakemake.output
-    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(snakemake.wildcards.dataset, {}).items()}
+    paper = paper_values(snakemake.wildcards.dataset)
     cols = [("initial_fooling_ratio", "Initial fooling ratio"), ("corrected_fooling_ratio", "Corrected fooling ratio"),
             ("detector_efficiency_adversarial", "Detector efficiency, adversaries"),
             ("detector_efficiency_clean", "Detector efficiency, clean")]

@@ -3,12 +3,12 @@
 import pandas as pd
 
 from conservattack import plots
-from conservattack.paper import PAPER_NUMBERS
+from conservattack.paper import paper_values
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)
-    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(snakemake.wildcards.dataset, {}).items()}
+    paper = paper_values(snakemake.wildcards.dataset)
     fooling = [("fooling_ratio_cr", "Fooling ratio, CR"), ("fooling_ratio_sr", "Fooling ratio, SR"),
                ("fooling_ratio_all", "Fooling ratio, all")]
     plots.save(plots.metrics_per_run(per_run, paper, fooling), snakemake.output[0][:-4])

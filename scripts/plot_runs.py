@@ -4,14 +4,14 @@ import pandas as pd
 
 from conservattack import plots
 from conservattack.io import read_json
-from conservattack.paper import PAPER_NUMBERS
+from conservattack.paper import paper_values
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     out = snakemake.output
     dataset = snakemake.wildcards.dataset
     per_run = pd.read_csv(snakemake.input.per_run)
-    paper = {k: v for k, (v, _) in PAPER_NUMBERS.get(dataset, {}).items()}
+    paper = paper_values(dataset)
     plots.save(plots.metrics_per_run(per_run, paper), out[0][:-4])
     plots.save(plots.cross_run_matrix(pd.read_csv(snakemake.input.matrix, index_col=0)), out[2][:-4])
     histories = {str(r): read_json(p)["history"] for r, p in enumerate(snakemake.input.attacks)}

@@ -29,3 +29,8 @@ PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
         "relative_fn": (0.182, "FN 0.182"),
     },
 }
+
+
+def paper_values(dataset: str) -> dict[str, float | None]:
+    """The paper's value of each metric of ``dataset`` (None where it gives only a statement)."""
+    return {metric: value for metric, (value, _) in PAPER_NUMBERS.get(dataset, {}).items()}
