@@ -3,7 +3,8 @@
 import pandas as pd
 
 from conservattack.runlog import logged
-from conservattack.study import grey_box_summary, summary_table
+from conservattack.paper import summary_table
+from conservattack.study import grey_box_summary
 
 with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)

@@ -15,6 +15,8 @@ def test_transitive_dependencies():
     attack = names("attack")
     assert {"__init__.py", "attacks.py", "stats.py", "metrics.py", "inference.py", "params.py"} <= attack
     assert "plots.py" not in attack and "donut.py" not in attack
+    assert "paper.py" not in attack, "editing the paper's numbers must not re-run attacks"
+    assert "paper.py" in names("summary")
     assert "plots.py" in names("plot_runs") and "attacks.py" not in names("plot_runs")
     assert "attacks.py" not in names("train_classifier") and "models.py" in names("train_classifier")
     assert "models.py" not in names("prepare_donut") and "donut.py" in names("prepare_donut")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 # dataset -> metric -> (paper value or None, free-text statement from the paper)
 PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
     "donut": {
@@ -34,3 +36,27 @@ PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
 def paper_values(dataset: str) -> dict[str, float | None]:
     """The paper's value of each metric of ``dataset`` (None where it gives only a statement)."""
     return {metric: value for metric, (value, _) in PAPER_NUMBERS.get(dataset, {}).items()}
+
+
+def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] | None = None) -> pd.DataFrame:
+    """Our numbers (mean, std, min, max over runs) beside the paper's, one row per metric."""
+    paper = PAPER_NUMBERS.get(dataset, {})
+    rows = []
+    for metric in [c for c in per_run.columns if c != "run"]:
+        v = per_run[metric].to_numpy(float)
+        pv, ptxt = paper.get(metric, (None, ""))
+        rows.append({"dataset": dataset, "metric": metric, "ours_mean": v.mean(),
+                     "ours_std": v.std(ddof=1) if len(v) > 1 else float("nan"),
+                     "ours_min": v.min(), "ours_max": v.max(), "n_runs": len(v),
+                     "paper": pv, "paper_statement": ptxt})
+    for metric, value in (extra or {}).items():
+        pv, ptxt = paper.get(metric, (None, ""))
+        rows.append({"dataset": dataset, "metric": metric, "ours_mean": value, "ours_std": float("nan"),
+                     "ours_min": value, "ours_max": value, "n_runs": len(per_run),
+                     "paper": pv, "paper_statement": ptxt})
+    for metric, (pv, ptxt) in paper.items():  # the paper's numbers this configuration did not compute
+        if metric not in {r["metric"] for r in rows}:
+            rows.append({"dataset": dataset, "metric": metric, "ours_mean": float("nan"),
+                         "ours_std": float("nan"), "ours_min": float("nan"), "ours_max": float("nan"),
+                         "n_runs": 0, "paper": pv, "paper_statement": ptxt + " (not computed by this study)"})
+    return pd.DataFrame(rows)

@@ -1,11 +1,10 @@
-"""Study-level computations of the attack study: targets, per-run metrics, cross-run matrix."""
+"""Study-level computations of the attack study: targets and cross-run matrices."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from .paper import PAPER_NUMBERS
 
 TARGETS = ("correct", "correct_background", "correct_signal", "all")
 
@@ -65,27 +64,3 @@ def grey_box_summary(M: pd.DataFrame) -> dict:
     return {"white_box_mean": float(np.diag(A).mean()),
             "grey_box_mean": float(A[off].mean()) if off.any() else float("nan"),
             "grey_box_std": float(A[off].std(ddof=1)) if off.sum() > 1 else float("nan")}
-
-
-def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] | None = None) -> pd.DataFrame:
-    """Our numbers (mean, std, min, max over runs) beside the paper's, one row per metric."""
-    paper = PAPER_NUMBERS.get(dataset, {})
-    rows = []
-    for metric in [c for c in per_run.columns if c != "run"]:
-        v = per_run[metric].to_numpy(float)
-        pv, ptxt = paper.get(metric, (None, ""))
-        rows.append({"dataset": dataset, "metric": metric, "ours_mean": v.mean(),
-                     "ours_std": v.std(ddof=1) if len(v) > 1 else float("nan"),
-                     "ours_min": v.min(), "ours_max": v.max(), "n_runs": len(v),
-                     "paper": pv, "paper_statement": ptxt})
-    for metric, value in (extra or {}).items():
-        pv, ptxt = paper.get(metric, (None, ""))
-        rows.append({"dataset": dataset, "metric": metric, "ours_mean": value, "ours_std": float("nan"),
-                     "ours_min": value, "ours_max": value, "n_runs": len(per_run),
-                     "paper": pv, "paper_statement": ptxt})
-    for metric, (pv, ptxt) in paper.items():  # the paper's numbers this configuration did not compute
-        if metric not in {r["metric"] for r in rows}:
-            rows.append({"dataset": dataset, "metric": metric, "ours_mean": float("nan"),
-                         "ours_std": float("nan"), "ours_min": float("nan"), "ours_max": float("nan"),
-                         "n_runs": 0, "paper": pv, "paper_statement": ptxt + " (not computed by this study)"})
-    return pd.DataFrame(rows)
