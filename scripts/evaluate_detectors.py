@@ -17,7 +17,7 @@ from conservattack.models import load_model
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.provenance import provenance
 from conservattack.runlog import logged
-from conservattack.study import cross_run_corrected, cross_run_fooling
+from conservattack.study import cross_run_fooling
 from conservattack.tables import features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
@@ -35,7 +35,7 @@ with logged(snakemake.log[0]):
             probs[(s, t)] = predict_proba(classifiers[t], X_adv)
             scores[(s, t)] = predict_proba(detectors[t], X_adv)
     initial = cross_run_fooling(labels, probs)
-    corrected = cross_run_corrected(labels, probs, scores, p.threshold)
+    corrected = cross_run_fooling(labels, probs, scores, p.threshold)
     initial.to_csv(out.initial)
     corrected.to_csv(out.corrected)
     # The same clean events for every run's detector: all test events, both classes.

@@ -28,5 +28,5 @@ with logged(snakemake.log[0]):
     show_signal = meta["target"] == "correct_background"  # the attacked set is background only
     plots.save(plots.marginals(clean[:, shown], adv[:, shown], [features[j] for j in shown], jsd[shown],
                                meta["params"]["num_bins"], units=[units[j] for j in shown],
-                               signal=signal[:, shown] if show_signal else None, titles=titles), out[0][:-4])
-    plots.save(plots.correlation_matrices(pearson_matrix(X_clean), pearson_matrix(X_adv), features), out[2][:-4])
+                               signal=signal[:, shown] if show_signal else None, titles=titles), out[0])
+    plots.save(plots.correlation_matrices(pearson_matrix(X_clean), pearson_matrix(X_adv), features), out[2])

@@ -11,4 +11,4 @@ with logged(snakemake.log[0]):
     paper = paper_values(snakemake.wildcards.dataset)
     cols = [("auroc_base", "Clean AUROC, base"), ("auroc_augmented", "Clean AUROC, augmented"),
             ("auroc_gain", "AUROC gain (augmented - base)")]
-    plots.save(plots.metrics_per_run(per_run, paper, cols), snakemake.output[0][:-4])
+    plots.save(plots.metrics_per_run(per_run, paper, cols), snakemake.output[0])

@@ -12,12 +12,12 @@ with logged(snakemake.log[0]):
     cols = [("initial_fooling_ratio", "Initial fooling ratio"), ("corrected_fooling_ratio", "Corrected fooling ratio"),
             ("detector_efficiency_adversarial", "Detector efficiency, adversaries"),
             ("detector_efficiency_clean", "Detector efficiency, clean")]
-    plots.save(plots.metrics_per_run(pd.read_csv(inp.per_run), paper, cols), out[0][:-4])
+    plots.save(plots.metrics_per_run(pd.read_csv(inp.per_run), paper, cols), out[0])
     plots.save(plots.cross_run_matrix(pd.read_csv(inp.corrected, index_col=0),
                                       "Corrected fooling ratio (classifier and detector of run t)",
-                                      "Corrected fooling ratio"), out[2][:-4])
-    plots.save(plots.repeated_misclassification(pd.read_csv(inp.repeated)), out[4][:-4])
+                                      "Corrected fooling ratio"), out[2])
+    plots.save(plots.repeated_misclassification(pd.read_csv(inp.repeated)), out[4])
     acceptance = pd.read_csv(inp.acceptance)
     plots.save(plots.acceptance_curves({name: acceptance[acceptance["sample"] == name]
                                         for name in ("simulated", "real") if (acceptance["sample"] == name).any()}),
-               out[6][:-4])
+               out[6])

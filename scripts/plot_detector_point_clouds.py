@@ -14,4 +14,4 @@ with logged(snakemake.log[0]):
     X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.adversaries), features)
     passed = predict_proba(load_model(snakemake.input.detector), X_adv) >= snakemake.params.threshold
     fig = plots.detector_point_clouds(scaler.inverse(X_clean), scaler.inverse(X_adv), fooled, passed, features[:2])
-    plots.save(fig, snakemake.output[0][:-4])
+    plots.save(fig, snakemake.output[0])

@@ -11,6 +11,6 @@ with logged(snakemake.log[0]):
     paper = paper_values(snakemake.wildcards.dataset)
     fooling = [("fooling_ratio_cr", "Fooling ratio, CR"), ("fooling_ratio_sr", "Fooling ratio, SR"),
                ("fooling_ratio_all", "Fooling ratio, all")]
-    plots.save(plots.metrics_per_run(per_run, paper, fooling), snakemake.output[0][:-4])
+    plots.save(plots.metrics_per_run(per_run, paper, fooling), snakemake.output[0])
     cr = [("cr_jsd_mean", "Mean JSD, CR"), ("cr_relative_fn", "Relative FN, CR")]
-    plots.save(plots.metrics_per_run(per_run, paper, cr), snakemake.output[2][:-4])
+    plots.save(plots.metrics_per_run(per_run, paper, cr), snakemake.output[2])

@@ -12,7 +12,7 @@ with logged(snakemake.log[0]):
     dataset = snakemake.wildcards.dataset
     per_run = pd.read_csv(snakemake.input.per_run)
     paper = paper_values(dataset)
-    plots.save(plots.metrics_per_run(per_run, paper), out[0][:-4])
-    plots.save(plots.cross_run_matrix(pd.read_csv(snakemake.input.matrix, index_col=0)), out[2][:-4])
+    plots.save(plots.metrics_per_run(per_run, paper), out[0])
+    plots.save(plots.cross_run_matrix(pd.read_csv(snakemake.input.matrix, index_col=0)), out[2])
     histories = {str(r): read_json(p)["history"] for r, p in enumerate(snakemake.input.attacks)}
-    plots.save(plots.fooling_vs_iteration(histories), out[4][:-4])
+    plots.save(plots.fooling_vs_iteration(histories), out[4])

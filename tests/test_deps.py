@@ -16,6 +16,7 @@ def test_transitive_dependencies():
     assert {"__init__.py", "attacks.py", "stats.py", "metrics.py", "inference.py", "params.py"} <= attack
     assert "plots.py" not in attack and "donut.py" not in attack
     assert "paper.py" not in attack, "editing the paper's numbers must not re-run attacks"
+    assert "detection.py" not in attack and "study.py" not in attack
     assert "paper.py" in names("summary")
     assert "plots.py" in names("plot_runs") and "attacks.py" not in names("plot_runs")
     assert "attacks.py" not in names("train_classifier") and "models.py" in names("train_classifier")

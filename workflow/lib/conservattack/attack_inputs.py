@@ -12,8 +12,26 @@ from .inference import predict_proba
 from .io import read_parquet
 from .models import load_model
 from .preprocessing import MinMaxScaler
-from .study import attack_targets
 from .tables import EVENT, LABEL, features_and_labels
+
+
+TARGETS = ("correct", "correct_background", "correct_signal", "all")
+
+
+def attack_targets(y, prob, target: str) -> np.ndarray:
+    """Events to attack: ``correct`` (correctly classified), ``correct_background`` /
+    ``correct_signal`` (correctly classified of one class) or ``all``."""
+    y, pred = np.asarray(y), (np.asarray(prob) >= 0.5).astype(np.int64)
+    correct = pred == y
+    if target == "correct":
+        return correct
+    if target == "correct_background":
+        return correct & (y == 0)
+    if target == "correct_signal":
+        return correct & (y == 1)
+    if target == "all":
+        return np.ones(len(y), dtype=bool)
+    raise ValueError(f"unknown attack target {target!r}; expected one of {TARGETS}")
 
 
 @dataclass
@@ -27,7 +45,7 @@ class AttackInputs:
 
 
 def load_attack_inputs(events_path, scaler_path, model_path, target: str) -> AttackInputs:
-    """Read a split and a model and select the ``target`` events (``study.attack_targets``);
+    """Read a split and a model and select the ``target`` events (``attack_targets``);
     fewer than two targeted events is an error naming the files."""
     features = MinMaxScaler.load(scaler_path).features
     events = read_parquet(events_path, [*features, LABEL, EVENT])

@@ -121,6 +121,7 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
     w = np.empty(d)
     x_new = np.empty(d)
     old_bins = np.empty(d, np.int64)
+    new_bins = np.empty(d, np.int64)
     N = U.shape[2]
     Dr = np.empty(N)
     order = np.empty(N, np.int64)
@@ -268,13 +269,14 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
             if x_new[j] != x[j]:
                 ob = old_bins[j]
                 nbin = _bin_of(x_new[j], edges, j, nb)
+                new_bins[j] = nbin
                 if ob != nbin:
                     counts[j, ob] -= 1
                     counts[j, nbin] += 1
         for j in range(d):
             if x_new[j] != x[j]:
                 ob = old_bins[j]
-                nbin = _bin_of(x_new[j], edges, j, nb)
+                nbin = new_bins[j]
                 if ob != nbin:
                     for bb in (ob, nbin):
                         p = P[j, bb]

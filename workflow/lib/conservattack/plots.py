@@ -19,9 +19,12 @@ plt.style.use(hep.style.ROOT)
 CLEAN, ADV, FOOL, SIG = "#1f77b4", "#d62728", "#ff7f0e", "#2ca02c"
 
 
-def save(fig, stem) -> list[Path]:
-    """Write ``stem``.png and ``stem``.pdf; returns both paths."""
-    stem = Path(stem)
+def save(fig, path) -> list[Path]:
+    """Write the figure as PNG and PDF next to each other: ``path`` may name either file (a rule
+    output) or their common stem. Returns both paths."""
+    stem = Path(path)
+    if stem.suffix in (".png", ".pdf"):
+        stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
     out = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     fig.savefig(out[0], dpi=120, bbox_inches="tight")
