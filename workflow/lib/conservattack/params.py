@@ -34,6 +34,8 @@ class AttackParams:
     randomize_step, random_step_frac : scale min_change and step by U(1-f, 1+f), drawn per
         visited event and feature (0 <= f < 1).
     seed : seed of the attack's random generator (random mode and step jitter).
+    use_disco : constrain the matrix of pairwise distance correlations (V-statistic) instead of
+        the Pearson matrix: FN and the relative-FN metric use it (``conservattack.disco``).
     """
 
     min_change: float
@@ -51,6 +53,7 @@ class AttackParams:
     randomize_step: bool = False
     random_step_frac: float = 0.0
     seed: int = 0
+    use_disco: bool = False
 
     def __post_init__(self):
         def number(name, *, integer=False, minimum=None, exclusive=False, maximum=None, max_excl=False):
@@ -83,7 +86,7 @@ class AttackParams:
         number("max_search_steps", integer=True, minimum=1)
         number("random_step_frac", minimum=0, maximum=1, max_excl=True)
         number("seed", integer=True, minimum=0)
-        for name in ("use_no_change", "optimize_already_fooled", "randomize_step"):
+        for name in ("use_no_change", "optimize_already_fooled", "randomize_step", "use_disco"):
             if not isinstance(getattr(self, name), bool):
                 raise ParameterError(
                     f"attack parameter '{name}' must be true or false, got {getattr(self, name)!r}"
