@@ -18,8 +18,8 @@ rule attack:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         attack=lambda w: ds(w)["attack"],
         seed=lambda w: run_seed(w, "attack"),
@@ -51,8 +51,8 @@ rule cross_run_fooling:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(20, 0.5),
     script:
         "../../scripts/cross_run_fooling.py"
 
@@ -72,8 +72,8 @@ rule best_cut:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(20, 0.5),
     script:
         "../../scripts/best_cut.py"
 
@@ -96,8 +96,8 @@ rule restricted_attack:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         attack=lambda w: ds(w)["attack"],
         seed=lambda w: run_seed(w, "restricted"),

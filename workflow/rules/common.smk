@@ -1,4 +1,6 @@
-# Helpers shared by the rules: paths, per-dataset config, seeds and library dependencies.
+# Helpers shared by the rules: paths, per-dataset config, seeds, library dependencies and
+# resources.
+import math
 import os
 import sys
 from pathlib import Path
@@ -56,6 +58,24 @@ def runs(dataset):
 def run_seed(wildcards, purpose):
     """Seed of one run and purpose, derived from the base seed (independent streams)."""
     return derived_seed(config["seed"], wildcards.dataset, purpose, int(wildcards.run))
+
+
+def by_input_size(base, per_mb):
+    """A resource that grows with the job's input: ``base + per_mb * (input size in MB)``.
+
+    For ``mem_mb`` (MB) and ``runtime`` (minutes) of the rules whose cost follows the number of
+    events they read (data preparation, training, attacks, evaluation over runs): the events are
+    held in memory a few times over (float64 copies, torch tensors), and the attack and training
+    loops visit every event. Snakemake evaluates it when the job is ready to run, on its real
+    inputs; dry runs show ``<TBD>`` while they do not exist yet. Rules that read small tables keep
+    fixed values. Cluster profiles (workflow/profiles/) submit these numbers; set-resources or
+    --set-resources override them per rule.
+    """
+
+    def resource(wildcards, input):
+        return math.ceil(base + per_mb * input.size_mb)
+
+    return resource
 
 
 def figures(dataset):

@@ -70,8 +70,8 @@ rule prepare_higgs:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=by_input_size(4000, 10),
+        runtime=by_input_size(20, 0.5),
     params:
         missing_policy=config["higgs"]["missing_policy"],
         split=config["higgs"]["split"],

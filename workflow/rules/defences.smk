@@ -15,8 +15,8 @@ rule augmentation_subset:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(5, 0.1),
     params:
         n=lambda w: ds(w)["augmentation"]["train_events"],
         seed=lambda w: derived_seed(config["seed"], w.dataset, "augmentation_subset"),
@@ -41,8 +41,8 @@ rule augmentation_base:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(30, 1),
     params:
         training=lambda w: ds(w)["augmentation"]["training"],
         seed=lambda w: run_seed(w, "augmentation_init"),
@@ -70,8 +70,8 @@ rule augmentation_attack:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         attack=lambda w: ds(w)["augmentation"]["attack"],
         seed=lambda w: run_seed(w, "augmentation_attack"),
@@ -97,8 +97,8 @@ rule augmentation_retrain:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(30, 1),
     params:
         training=lambda w: ds(w)["augmentation"]["training"],
         seed=lambda w: run_seed(w, "augmentation_init"),
@@ -135,8 +135,8 @@ rule augmentation_metrics:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(10, 0.5),
     script:
         "../../scripts/augmentation_metrics.py"
 

@@ -20,8 +20,8 @@ rule detector_attack:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         attack=lambda w: ds(w)["detector"]["attack"],
         seed=lambda w: derived_seed(
@@ -51,8 +51,8 @@ rule train_detector:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         training=lambda w: ds(w)["detector"]["training"],
         seed=lambda w: run_seed(w, "detector_init"),
@@ -78,8 +78,8 @@ rule prepare_real_data:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(10, 0.5),
     script:
         "../../scripts/prepare_real_data.py"
 
@@ -121,8 +121,8 @@ rule evaluate_detectors:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(20, 0.5),
     params:
         threshold=lambda w: ds(w)["detector"]["threshold"],
         significance=lambda w: ds(w)["detector"]["significance"],

@@ -18,8 +18,8 @@ rule train_classifier:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         training=lambda w: ds(w)["training"],
         seed=lambda w: run_seed(w, "init"),
