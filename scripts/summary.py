@@ -17,6 +17,8 @@ with logged(snakemake.log[0]):
         metrics = metrics.merge(pd.read_csv(snakemake.input.detector[0]), on="run")
     if snakemake.input.augmentation:  # the augmentation study's numbers, run by run
         metrics = metrics.merge(pd.read_csv(snakemake.input.augmentation[0]).drop(columns=["n_attacked"]), on="run")
+    if snakemake.input.adversarial_training:  # the adversarial-training study's numbers, run by run
+        metrics = metrics.merge(pd.read_csv(snakemake.input.adversarial_training[0]), on="run")
     extra = {f"cross_run_{k}": v for k, v in grey_box_summary(matrix).items()}
     table = summary_table(snakemake.wildcards.dataset, metrics, extra)
     table.to_csv(snakemake.output[0], index=False, float_format="%.6g")

@@ -33,7 +33,8 @@ def test_outputs_of_the_small_run(done_run):
         assert matrix.iloc[r, r] == pytest.approx(per_run.fooling_ratio[r])
     for fig in ("point_clouds", "marginals", "metrics_per_run", "correlation_matrices",
                 "cross_run_fooling", "fooling_vs_iteration", "detector_per_run", "detector_cross_run",
-                "repeated_misclassification", "clean_acceptance", "detector_point_clouds", "augmentation_auroc"):
+                "repeated_misclassification", "clean_acceptance", "detector_point_clouds", "augmentation_auroc",
+                "adversarial_training"):
         for ext in ("png", "pdf"):
             assert (d / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     detector = pd.read_csv(d / "detector" / "metrics_per_run.csv")
@@ -46,6 +47,18 @@ def test_outputs_of_the_small_run(done_run):
     assert (augmentation.auroc_gain == augmentation.auroc_augmented - augmentation.auroc_base).all()
     assert len(pd.read_parquet(d / "augmentation" / "train_subset.parquet")) == 600
     assert summary.set_index("metric").loc["corrected_fooling_ratio", "paper"] == pytest.approx(0.153)
+    advtrain = pd.read_csv(d / "adversarial_training" / "metrics_per_run.csv").set_index("run")
+    assert list(advtrain.index) == [0, 1]
+    for r in (0, 1):  # the base model's white-box / grey-box entries are the cross-run matrix's
+        assert advtrain.advtrain_white_box_base[r] == pytest.approx(matrix.iloc[r, r])
+        assert advtrain.advtrain_grey_box_base[r] == pytest.approx(matrix.iloc[1 - r, r])
+    assert (advtrain.advtrain_grey_box_best <= advtrain.advtrain_grey_box_mean + 1e-12).all()
+    iterations = pd.read_csv(d / "adversarial_training" / "iterations.csv")
+    assert len(iterations) == 2 * 3 and iterations.auroc.between(0.5, 1).all()
+    drawn = iterations[iterations.iteration > 0]
+    assert drawn.param_alpha.between(3.0, 10.0).all() and drawn.param_alpha.nunique() == 4
+    assert (drawn.n_training > 1800).all()
+    assert "advtrain_grey_box_best" in set(summary.metric)
     meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
     assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
@@ -60,13 +73,14 @@ def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
         fh.write("\n# an edit\n")
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
         "plot_attack_run": 1, "plot_runs": 1, "plot_point_clouds": 1, "plot_detector": 1,
-        "plot_detector_point_clouds": 1, "plot_augmentation": 1, "all": 1}
+        "plot_detector_point_clouds": 1, "plot_augmentation": 1, "plot_adversarial_training": 1, "all": 1}
     smk(wd, "--configfile", ".test/config.yaml", "-q")
     before = planned_jobs(wd, "--configfile", ".test/config.yaml", "--forceall")
     with open(wd / "workflow/lib/conservattack/models.py", "a") as fh:
         fh.write("\n# an edit\n")
     after = planned_jobs(wd, "--configfile", ".test/config.yaml")
     # data preparation and the subset selection do not use the models module; everything else does
+    # (or depends on a rule that does)
     assert after == {rule: n for rule, n in before.items() if rule not in ("prepare_donut", "augmentation_subset")}
 
 
@@ -80,7 +94,31 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
     assert "params have changed since last execution:\n        attack" in out
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
         "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_point_clouds": 1, "plot_runs": 1,
-        "summary": 1, "all": 1}
+        "summary": 1, "all": 1,
+        # the attack's adversaries are also adversarial training's test adversaries (test_attack: null)
+        "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1}
+
+
+def test_adversarial_training_resumes_and_extends_without_redoing_iterations(done_run, tmp_path):
+    wd = copy_workflow(tmp_path)
+    shutil.copytree(done_run / "results", wd / "results")
+    shutil.copytree(done_run / ".snakemake", wd / ".snakemake")
+    d = wd / "results" / "donut"
+    # interrupted before run 1's second retraining: only that job and what reads it run again
+    for f in [*(d / "adversarial_training" / "run1" / "iter2").glob("model.*"),
+              d / "adversarial_training" / "run1" / "evaluation.csv", *(d / "adversarial_training").glob("*.csv"),
+              d / "summary.csv", *(d / "figures").glob("adversarial_training.*")]:
+        f.unlink()
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
+        "adversarial_training_retrain": 1, "adversarial_training_evaluate": 1, "adversarial_training_metrics": 1,
+        "plot_adversarial_training": 1, "summary": 1, "all": 1}
+    smk(wd, "--configfile", ".test/config.yaml", "-q")
+    # one more iteration: one new attack and retraining per run; the finished iterations stay
+    cfg = wd / ".test/config.yaml"
+    cfg.write_text(cfg.read_text().replace("    iterations: 2\n", "    iterations: 3\n", 1))
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
+        "adversarial_training_attack": 2, "adversarial_training_retrain": 2, "adversarial_training_evaluate": 2,
+        "adversarial_training_metrics": 1, "plot_adversarial_training": 1, "summary": 1, "all": 1}
 
 
 @pytest.mark.parametrize("edit,expected", [

@@ -93,6 +93,8 @@ def figures(dataset):
         out += ["restricted_fooling", "restricted_jsd_fn"]
     if augmentation_enabled(dataset):
         out.append("augmentation_auroc")
+    if adversarial_training_enabled(dataset):
+        out.append("adversarial_training")
     if detector_enabled(dataset):
         out += [
             "detector_per_run",
@@ -107,6 +109,42 @@ def figures(dataset):
 
 def augmentation_enabled(dataset):
     return config[dataset].get("augmentation", {}).get("enabled", False)
+
+
+def adversarial_training_enabled(dataset):
+    return config[dataset].get("adversarial_training", {}).get("enabled", False)
+
+
+def advtrain(wildcards):
+    """The adversarial-training block of the rule's dataset."""
+    return ds(wildcards)["adversarial_training"]
+
+
+def advtrain_iterations(dataset):
+    return [
+        str(k)
+        for k in range(1, config[dataset]["adversarial_training"]["iterations"] + 1)
+    ]
+
+
+def advtrain_test_adversaries(dataset, run):
+    """The test adversaries of a run: the study's own attack when ``test_attack`` is null (the
+    Donut: same parameters), otherwise this study's test attack."""
+    if config[dataset]["adversarial_training"]["test_attack"] is None:
+        return f"results/{dataset}/runs/run{run}/attack/adversaries.parquet"
+    return f"results/{dataset}/adversarial_training/run{run}/test_adversaries.parquet"
+
+
+def advtrain_seed(wildcards, purpose):
+    """Seed of one run, iteration and purpose."""
+    return derived_seed(
+        config["seed"],
+        wildcards.dataset,
+        "adversarial_training",
+        purpose,
+        int(wildcards.run),
+        int(wildcards.iteration),
+    )
 
 
 def detector_enabled(dataset):

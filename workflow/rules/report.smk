@@ -97,6 +97,11 @@ rule summary:
             if augmentation_enabled(w.dataset)
             else []
         ),
+        adversarial_training=lambda w: (
+            [f"results/{w.dataset}/adversarial_training/metrics_per_run.csv"]
+            if adversarial_training_enabled(w.dataset)
+            else []
+        ),
     output:
         "results/{dataset}/summary.csv",
     log:

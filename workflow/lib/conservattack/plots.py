@@ -227,3 +227,50 @@ def detector_point_clouds(clean, adv, fooled, passed, features: Sequence[str], u
         ax.legend(fontsize=12, markerscale=5, loc="upper right")
     axes[0].set_ylabel(f"{features[1]} [{unit}]")
     return fig
+
+
+def adversarial_training(per_run: pd.DataFrame, models: pd.DataFrame, paper: dict[str, float | None] | None = None):
+    """Paper figures 12, 31: per run, the grey-box fooling ratio of the base model, the mean over
+    the iterations and the best iteration; grey- and white-box fooling ratio per iteration; clean
+    test AUROC per iteration (the price of robustness). ``per_run`` from
+    ``adversarial_training.summarise_runs``, ``models`` one row per (model_run, iteration)."""
+    paper = paper or {}
+    fig, axes = plt.subplots(1, 3, figsize=(25, 7.5))
+    runs = per_run["run"].to_numpy()
+    ax = axes[0]
+    for (col, label, marker, color) in (("advtrain_grey_box_base", "base model", "o", CLEAN),
+                                        ("advtrain_grey_box_mean", "mean over iterations", "s", FOOL),
+                                        ("advtrain_grey_box_best", "best iteration", "^", SIG)):
+        v = per_run[col].to_numpy(float)
+        ax.plot(runs, v, marker, color=color, ms=9, label=f"{label}: {np.nanmean(v):.3g}")
+        ax.axhline(np.nanmean(v), color=color, lw=1)
+        if paper.get(col) is not None:
+            ax.axhline(paper[col], color=color, ls="--", lw=1.5, label=f"paper {paper[col]:.2g}")
+    ax.set_xticks(runs, [str(r) for r in runs])
+    ax.set_xlabel("Run (seed)")
+    ax.set_ylabel("Grey-box fooling ratio")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=12)
+    ax = axes[1]
+    for col, label, ls in (("grey_box", "grey-box (other runs' adversaries)", "-"),
+                           ("white_box", "white-box (own run's adversaries)", "--")):
+        g = models.groupby("iteration")[col]
+        m, s = g.mean(), g.std(ddof=1).fillna(0.0)
+        ax.plot(m.index, m.to_numpy(), "o" + ls, color=ADV if col == "grey_box" else "k", label=label)
+        ax.fill_between(m.index, m - s, m + s, color=ADV if col == "grey_box" else "k", alpha=0.12)
+    ax.set_xlabel("Iteration (0: base model)")
+    ax.set_ylabel("Fooling ratio (mean $\\pm$ std)")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=12)
+    ax = axes[2]
+    for run, m in models.groupby("model_run"):
+        ax.plot(m["iteration"], m["auroc"], "-", color="0.6", lw=1)
+    mean = models.groupby("iteration")["auroc"].mean()
+    ax.plot(mean.index, mean.to_numpy(), "o-", color=CLEAN, lw=2, label="mean over runs (grey: each run)")
+    ax.set_xlabel("Iteration (0: base model)")
+    ax.set_ylabel("Clean test AUROC")
+    ax.legend(fontsize=12)
+    for ax in axes[1:]:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    fig.tight_layout(w_pad=3)
+    return fig

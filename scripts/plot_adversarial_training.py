@@ -1,0 +1,14 @@
+"""Rule plot_adversarial_training: fooling ratio of the base model, the mean over iterations and
+the best iteration, grey-box and white-box, and clean AUROC per iteration (paper figures 12, 31)."""
+
+import pandas as pd
+
+from conservattack import plots
+from conservattack.paper import paper_values
+from conservattack.runlog import logged
+
+with logged(snakemake.log[0]):
+    per_run = pd.read_csv(snakemake.input.per_run)
+    iterations = pd.read_csv(snakemake.input.iterations)
+    fig = plots.adversarial_training(per_run, iterations, paper_values(snakemake.wildcards.dataset))
+    plots.save(fig, snakemake.output[0])
