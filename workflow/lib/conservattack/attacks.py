@@ -353,6 +353,10 @@ def attack(
     The input array is not modified.
     """
     params = _as_params(params)
+    if params.use_disco:  # distance-correlation constraint: numpy loop only (conservattack.disco)
+        from .disco import DiscoAttack as state_type, disco_engine
+
+        engine = disco_engine(engine)
     if engine not in ENGINES:
         raise ParameterError(f"unknown attack engine {engine!r}; expected one of {ENGINES}")
     X, y, mask = _validate(model, X, y, mask)
@@ -361,7 +365,8 @@ def attack(
     # the other features, through a model that puts the constant columns back.
     active = X.min(axis=0) != X.max(axis=0)
     inner = model if active.all() else _WithConstantColumns(model, active, X[0])
-    state = _ConservAttack(inner, X[:, active], y, mask, params, engine="cpu" if engine == "auto" else engine)
+    state = (state_type if params.use_disco else _ConservAttack)(
+        inner, X[:, active], y, mask, params, engine="cpu" if engine == "auto" else engine)
     history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
     X_adv = X.copy()
     X_adv[:, active] = state.X

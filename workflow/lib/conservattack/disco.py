@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit
 
 from .attacks import _ConservAttack, candidate_cost
 from .metrics import relative_frobenius
@@ -96,24 +97,41 @@ def relative_dcor_frobenius(X_clean, X_adv) -> float:
 class RunningDistanceCorrelation:
     """Exact running distance-correlation matrix of a set whose values move one at a time.
 
-    Holds its own copy of the values (``X``), the row sums ``r`` (n x d), grand sums ``R`` and the
-    pair sums ``T``, ``U`` (d x d); see the module docstring for the update. The interface mirrors
+    Holds its own copy of the values (``X``), the row sums ``r`` (n x d), grand sums ``R``, the
+    pair sums ``T``, ``U`` (d x d) and, per feature, the events in order of value (``order``,
+    ``sorted_values``, d x n); see the module docstring for the update. The interface mirrors
     ``conservattack.stats.RunningPearson``: ``corr``, ``event_terms``, ``candidate_frobenius``,
     ``resync``; ``move`` takes the event index (``move(i, j, x_new)``) because the update needs
     event i's own row sums.
+
+    ``method`` chooses how candidates are evaluated, both exact and O(n d) per candidate at worst:
+    - ``walk`` (default, compiled): per feature and direction, one pass over the events on the
+      far side of the moved value in order of value, taking every candidate as the pass reaches its
+      new value; an event on the near side changes its distance by +|D|, one beyond the new value
+      by -|D|, one in between by s (D - 2 u) with u its offset from the old value. So one event
+      visit costs O(n d^2 + K d^2) for K candidates per feature instead of O(K n d^2);
+    - ``direct``: every candidate's distance changes delta_b formed explicitly and summed with a
+      matrix product, O(n d) per candidate; the reference the tests compare ``walk`` with.
     """
 
-    def __init__(self, X, block_elements: int = BLOCK_ELEMENTS):
+    METHODS = ("walk", "direct")
+
+    def __init__(self, X, method: str = "walk", block_elements: int = BLOCK_ELEMENTS):
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < 2:
             raise ValueError(f"X must be a 2-D array with at least 2 events, got shape {X.shape}")
+        if method not in self.METHODS:
+            raise ValueError(f"method must be one of {self.METHODS}, got {method!r}")
         self.n, self.d = X.shape
+        self.method = method
         self.block_elements = int(block_elements)
         self.X = X.copy()
-        self._set(X)
+        self._set()
 
-    def _set(self, X) -> None:
-        self.r, self.R, self.T, self.U = distance_sums(X, self.block_elements)
+    def _set(self) -> None:
+        self.r, self.R, self.T, self.U = distance_sums(self.X, self.block_elements)
+        self.order = np.ascontiguousarray(np.argsort(self.X, axis=0, kind="stable").T)
+        self.sorted_values = np.ascontiguousarray(np.take_along_axis(self.X.T, self.order, axis=1))
         self._dirty = False  # no move since the last from-scratch computation
 
     def resync(self, X) -> None:
@@ -126,7 +144,7 @@ class RunningDistanceCorrelation:
             raise ValueError(f"X must have shape {(self.n, self.d)}, got {X.shape}")
         if self._dirty or not np.array_equal(X, self.X):
             self.X = X.copy()
-            self._set(self.X)
+            self._set()
 
     def centred(self) -> np.ndarray:
         """N = n^2 dCov^2 for every feature pair (d x d)."""
@@ -163,75 +181,205 @@ class RunningDistanceCorrelation:
         self.R[j] += 2.0 * big
         self.r[:, j] += delta
         self.r[i, j] += big
+        _reposition(self.order[j], self.sorted_values[j], int(i), float(x_old), float(x_new))
         X[i, j] = x_new
         self._dirty = True
 
     # -- candidates --------------------------------------------------------------------------
     def event_terms(self, x_row: np.ndarray):
-        """Per-event terms for ``candidate_frobenius`` (O(n d) once per event).
+        """Per-event terms for ``candidate_frobenius`` (O(n d) once per event): (x, r_x, A, M).
 
-        ``x_row`` must be the current values of one event of the set. Returns
-        (x, A, r_x, M): A[b, k] = |x_k - x_bk|, r_x = A summed over events (the event's own row
-        sums), M = [A | r] (n x 2d). The event's own index is not needed: its terms are removed
-        analytically (its distance to itself is 0 before a move and |D| after)."""
+        ``x_row`` must be the current values of one event of the set. A[b, k] = |x_k - x_bk| and
+        r_x = A summed over events (the event's own row sums); M = [A | r] (n x 2d) for the
+        ``direct`` method, None for ``walk``. The event's own index is not needed: its terms are
+        removed analytically (its distance to itself is 0 before a move and |D| after)."""
         x = np.asarray(x_row, dtype=np.float64)
         A = np.abs(x[None, :] - self.X)
-        return x, A, A.sum(axis=0), np.concatenate([A, self.r], axis=1)
+        M = np.concatenate([A, self.r], axis=1) if self.method == "direct" else None
+        return x, A.sum(axis=0), A, M
 
-    def candidate_rows(self, features, deltas, x, A, r_x, M):
+    def _sums_direct(self, features, deltas, x, A, M):
+        """Per pair p: [sum_b delta_b a^k_ib (d) | sum_b delta_b r^k_b (d) | sum delta | sum delta^2]
+        over every event b, the moved event included (its computed delta is |D|)."""
+        n, d = self.n, self.d
+        out = np.empty((features.size, 2 * d + 2))
+        chunk = max(1, self.block_elements // n)
+        XT, AT = self.X.T, A.T
+        for s in range(0, features.size, chunk):
+            f, D = features[s : s + chunk], deltas[s : s + chunk]
+            delta = np.abs((x[f] + D)[:, None] - XT[f]) - AT[f]
+            out[s : s + f.size, : 2 * d] = delta @ M
+            out[s : s + f.size, 2 * d] = delta.sum(axis=1)
+            out[s : s + f.size, 2 * d + 1] = np.einsum("pb,pb->p", delta, delta)
+        return out
+
+    def _sums_walk(self, features, deltas, x, r_x):
+        """``_sums_direct`` by the compiled walk over the events in order of value."""
+        sign = np.where(deltas < 0, -1, 1)
+        perm = np.lexsort((np.abs(deltas), sign, features))
+        out_sorted = np.empty((features.size, 2 * self.d + 2))
+        _walk_sums(x, r_x, self.R, self.X, self.r, self.order, self.sorted_values,
+                   features[perm].astype(np.int64), deltas[perm], out_sorted)
+        out = np.empty_like(out_sorted)
+        out[perm] = out_sorted
+        return out
+
+    def candidate_rows(self, features, deltas, x, r_x, A=None, M=None):
         """Row ``features[p]`` of the distance-correlation matrix after moving only that feature
         of the event by ``deltas[p]``, for P (feature, delta) pairs: returns (P x d rows, P bools
-        telling a move that would leave the feature constant). O(n d) per pair."""
+        telling a move that would leave the feature constant). ``x, r_x, A, M`` come from
+        ``event_terms``."""
         features = np.asarray(features, dtype=np.intp).ravel()
         deltas = np.asarray(deltas, dtype=np.float64).ravel()
         n, d = self.n, self.d
-        P = features.size
+        if features.size and (features.min() < 0 or features.max() >= d):
+            raise ValueError(f"features must lie in [0, {d}), got {features.min()}..{features.max()}")
+        if self.method == "direct":
+            sums = self._sums_direct(features, deltas, x, A, M)
+        else:
+            sums = self._sums_walk(features, deltas, x, r_x)
+        # Remove the moved event's own terms: its computed delta is |D|, its a-weights 0.
+        absD = np.abs(deltas)
+        G = sums[:, :d]
+        H = sums[:, d : 2 * d] - absD[:, None] * r_x[None, :]  # sum over b != i of delta_b r^k_b
+        big = sums[:, 2 * d] - absD  # Delta
+        sq = sums[:, 2 * d + 1] - deltas * deltas
         N = self.centred()
         diagN = np.diag(N)
-        rows = np.empty((P, d))
-        degenerate = np.empty(P, dtype=bool)
-        chunk = max(1, self.block_elements // n)
-        XT, AT = self.X.T, A.T
-        for s in range(0, P, chunk):
-            f, D = features[s : s + chunk], deltas[s : s + chunk]
-            m = f.size
-            xn = x[f] + D
-            # delta_b for b = every event, including the event itself (its term is |D|, removed below)
-            delta = np.abs(xn[:, None] - XT[f]) - AT[f]
-            absD = np.abs(D)
-            big = delta.sum(axis=1) - absD  # Delta
-            sq = np.einsum("pb,pb->p", delta, delta) - D * D
-            GH = delta @ M  # (m, 2d): sums of delta_b a^k_ib and of delta_b r^k_b
-            G, H = GH[:, :d], GH[:, d:] - absD[:, None] * r_x[None, :]  # H over b != i
-            dN = 2.0 * G - (2.0 / n) * (H + big[:, None] * r_x[None, :]) + (2.0 / n**2) * big[:, None] * self.R[None, :]
-            p = np.arange(m)
-            Gj, Hj, rj, Rj = G[p, f], H[p, f], r_x[f], self.R[f]
-            dU_jj = 2.0 * Hj + sq + 2.0 * rj * big + big * big
-            dN[p, f] = 4.0 * Gj + 2.0 * sq - (2.0 / n) * dU_jj + (4.0 * big * Rj + 4.0 * big * big) / n**2
-            Nrow = N[f] + dN
-            var_j = Nrow[p, f]
-            degenerate[s : s + m] = var_j <= 0.0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                denom = np.sqrt(np.maximum(var_j, 0.0)[:, None] * diagN[None, :])
-                C2 = np.where(denom > 0, Nrow / np.where(denom > 0, denom, 1.0), 0.0)
-            row = np.sqrt(np.maximum(C2, 0.0))
-            row[p, f] = 1.0
-            rows[s : s + m] = row
+        R = self.R
+        dN = 2.0 * G - (2.0 / n) * (H + big[:, None] * r_x[None, :]) + (2.0 / n**2) * big[:, None] * R[None, :]
+        p = np.arange(features.size)
+        Gj, Hj, rj, Rj = G[p, features], H[p, features], r_x[features], R[features]
+        dU_jj = 2.0 * Hj + sq + 2.0 * rj * big + big * big
+        dN[p, features] = 4.0 * Gj + 2.0 * sq - (2.0 / n) * dU_jj + (4.0 * big * Rj + 4.0 * big * big) / n**2
+        Nrow = N[features] + dN
+        var_j = Nrow[p, features]
+        degenerate = var_j <= 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            denom = np.sqrt(np.maximum(var_j, 0.0)[:, None] * diagN[None, :])
+            C2 = np.where(denom > 0, Nrow / np.where(denom > 0, denom, 1.0), 0.0)
+        rows = np.sqrt(np.maximum(C2, 0.0))
+        rows[p, features] = 1.0
         return rows, degenerate
 
-    def candidate_frobenius(self, deltas, x, A, r_x, M) -> np.ndarray:
+    def candidate_frobenius(self, deltas, x, r_x, A=None, M=None) -> np.ndarray:
         """||D' - D||_F when only feature j of the event moves by ``deltas[j, k]`` (d x K), with
-        D the current distance-correlation matrix; only row and column j change. O(n d) per
-        candidate. A move that would leave feature j constant gets +inf (never admissible)."""
+        D the current distance-correlation matrix; only row and column j change. A move that would
+        leave feature j constant gets +inf (never admissible). ``x, r_x, A, M`` come from
+        ``event_terms``."""
         deltas = np.asarray(deltas, dtype=np.float64)
         d, K = deltas.shape
         features = np.repeat(np.arange(d), K)
-        rows, degenerate = self.candidate_rows(features, deltas.ravel(), x, A, r_x, M)
+        rows, degenerate = self.candidate_rows(features, deltas.ravel(), x, r_x, A, M)
         C = self.corr()
         diff = rows - C[features]
         diff[np.arange(features.size), features] = 0.0
         fn = np.sqrt(2.0 * np.einsum("pk,pk->p", diff, diff))
         return np.where(degenerate, np.inf, fn).reshape(d, K)
+
+
+@njit(cache=True)
+def _reposition(order, values, i, x_old, x_new):
+    """Move event i from value x_old to x_new in one feature's value-sorted arrays, in place, O(n)."""
+    n = values.size
+    p = np.searchsorted(values, x_old)
+    while order[p] != i:  # among equal values
+        p += 1
+    if x_new > x_old:
+        while p + 1 < n and values[p + 1] < x_new:
+            values[p] = values[p + 1]
+            order[p] = order[p + 1]
+            p += 1
+    else:
+        while p > 0 and values[p - 1] > x_new:
+            values[p] = values[p - 1]
+            order[p] = order[p - 1]
+            p -= 1
+    values[p] = x_new
+    order[p] = i
+
+
+@njit(cache=True)
+def _walk_sums(x, r_x, R, X, r, order, values, feats, deltas, out):
+    """``RunningDistanceCorrelation._sums_walk``: pairs sorted by (feature, sign, |delta|).
+
+    For feature j and direction s the events beyond the old value x_j (s u > 0, u = x_bj - x_j)
+    are passed in order of |u|; when the pass reaches a candidate's new value (s u >= |D|), the
+    sums over the events in between are recorded for it. An event behind (or at) x_j changes its
+    distance by +|D|, one at or beyond the new value by -|D|, one in between by s (D - 2 u)."""
+    n, d = X.shape
+    P = feats.size
+    W = np.empty(2 * d)  # sums of the weights (a^k_ib, r^k_b) over the events passed
+    WU = np.empty(2 * d)  # the same weighted by u
+    snapW = np.empty((P, 2 * d))
+    snapWU = np.empty((P, 2 * d))
+    snapC = np.empty(P)
+    snapU = np.empty(P)
+    snapUU = np.empty(P)
+    g0 = 0
+    while g0 < P:
+        j = feats[g0]
+        s = -1 if deltas[g0] < 0.0 else 1
+        g1 = g0 + 1
+        while g1 < P and feats[g1] == j and (-1 if deltas[g1] < 0.0 else 1) == s:
+            g1 += 1
+        x0 = x[j]
+        vals = values[j]
+        od = order[j]
+        W[:] = 0.0
+        WU[:] = 0.0
+        c = 0.0
+        su = 0.0
+        suu = 0.0
+        q = g0
+        if s > 0:
+            t = np.searchsorted(vals, x0, side="right")
+            stop = n
+        else:
+            t = np.searchsorted(vals, x0, side="left") - 1
+            stop = -1
+        while t != stop:
+            u = vals[t] - x0
+            while q < g1 and s * u >= abs(deltas[q]):
+                snapW[q] = W
+                snapWU[q] = WU
+                snapC[q] = c
+                snapU[q] = su
+                snapUU[q] = suu
+                q += 1
+            b = od[t]
+            for m in range(d):
+                w = abs(x[m] - X[b, m])
+                W[m] += w
+                WU[m] += u * w
+                w = r[b, m]
+                W[d + m] += w
+                WU[d + m] += u * w
+            c += 1.0
+            su += u
+            suu += u * u
+            t += s
+        while q < g1:
+            snapW[q] = W
+            snapWU[q] = WU
+            snapC[q] = c
+            snapU[q] = su
+            snapUU[q] = suu
+            q += 1
+        n_ahead = c
+        for q in range(g0, g1):
+            D = deltas[q]
+            a = abs(D)
+            for m in range(2 * d):
+                total = r_x[m] if m < d else R[m - d]
+                behind = total - W[m]
+                beyond = W[m] - snapW[q, m]
+                out[q, m] = a * (behind - beyond + snapW[q, m]) - 2.0 * s * snapWU[q, m]
+            behind = n - n_ahead
+            beyond = n_ahead - snapC[q]
+            out[q, 2 * d] = a * (behind - beyond + snapC[q]) - 2.0 * s * snapU[q]
+            out[q, 2 * d + 1] = a * a * (behind + beyond) + D * D * snapC[q] - 4.0 * D * snapU[q] + 4.0 * snapUU[q]
+        g0 = g1
 
 
 # --------------------------------------------------------------------------------------------
@@ -254,13 +402,11 @@ class DiscoAttack(_ConservAttack):
     O(n^2 d^2) per event); the compiled ``cpu``/``cuda`` engines implement Pearson only.
     """
 
-    def __init__(self, model, X, y, mask, params, engine: str = "numpy"):
+    def __init__(self, model, X, y, mask, params, engine: str = "numpy", **options):
+        engine = disco_engine(engine)
         if engine not in DISCO_ENGINES:
-            raise ParameterError(
-                f"attack engine {engine!r} does not support use_disco; expected one of {DISCO_ENGINES} "
-                "(the compiled engines implement the Pearson constraint only)"
-            )
-        super().__init__(model, X, y, mask, params, engine="numpy" if engine == "auto" else engine)
+            raise ParameterError(f"unknown attack engine {engine!r} for use_disco; expected one of {DISCO_ENGINES}")
+        super().__init__(model, X, y, mask, params, engine=engine, **options)
         self.pearson = RunningDistanceCorrelation(self.X)
         self.C_clean = self.pearson.corr()
 
@@ -302,6 +448,15 @@ class DiscoAttack(_ConservAttack):
         return h
 
 
-def attack_state(model, X, y, mask, params, engine: str = "auto") -> DiscoAttack:
-    """The attack state ``conservattack.attacks.attack`` uses when ``params.use_disco`` is set."""
-    return DiscoAttack(model, X, y, mask, params, engine=engine)
+def disco_engine(engine: str) -> str:
+    """The engine a ``use_disco`` attack runs on for the requested ``engine``: ``auto`` -> ``numpy``;
+    ``numpy`` and ``naive`` as asked; ``cpu`` and ``cuda`` (Pearson only) are a ParameterError.
+    Any other name is returned unchanged for ``attacks.resolve_engine`` to reject."""
+    if engine == "auto":
+        return "numpy"
+    if engine in ("cpu", "cuda"):
+        raise ParameterError(
+            f"attack engine {engine!r} does not support use_disco (the compiled engines implement the Pearson "
+            f"constraint only); use engine 'auto' or 'numpy' (or 'naive') with use_disco"
+        )
+    return engine
