@@ -320,9 +320,10 @@ def test_decisions_equal_slow_oracle(case, monkeypatch):
 def test_benchmark_disco_rows(capsys):
     from conservattack.bench import main as bench_main
 
-    assert bench_main(["--case", "disco", "--n", "300", "--full-candidates", "2", "--attack-n", "0"]) == 0
+    assert bench_main(["--case", "disco", "--n", "300", "--naive-events", "2", "--iterations", "1"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert {r["engine"] for r in rows} == {"disco-incremental", "disco-direct", "disco-full"}
+    assert [r["engine"] for r in rows] == ["disco-incremental", "disco-direct", "disco-full", "disco-attack"]
+    assert rows[2]["candidates_timed"] == 2 and rows[3]["event_visits"] == 300
     for r in rows:
         assert {"engine", "device", "case", "n", "d", "K", "event_visits", "seconds", "us_per_event_visit",
                 "peak_mem_mb", "ratio"} <= set(r)

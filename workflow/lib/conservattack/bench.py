@@ -1,10 +1,18 @@
 """Benchmark of the attack engines: ``python -m conservattack.bench --case higgs --n 50000``.
 
 Prints one JSON object per line and engine: engine, device, case, n, d, K (largest candidate count
-per feature), iterations, event_visits, seconds, us_per_event_visit, peak_mem_mb (traced
-allocations of the attack), rss_mb, fooling_ratio, moved_fraction (visits that moved the event),
-and ratio = naive time per event visit over
-this engine's, measured in the same invocation.
+per feature), iterations, event_visits, seconds, us_per_event_visit, peak_mem_mb (traced host
+allocations of the attack), gpu_mem_mb (device memory taken during the attack, GPU engines),
+rss_mb, fooling_ratio, jsd_mean, relative_fn, moved_fraction (visits that moved the event),
+ratio = naive time per event visit over this engine's, and speedup_vs_cpu = the cpu engine's time
+per event visit over this engine's, all measured in the same invocation.
+
+``--device cuda`` puts the model on the GPU for every engine of the run (so all see the same
+gradients) and allows the engines ``cuda`` (exact, the same decisions as ``cpu``) and, with
+``--batch B[,B2...]``, ``cuda-batch`` rows for the batched approximation, each with its deviation
+from the exact result: dev_fooling_ratio, dev_jsd_mean, dev_relative_fn (batched minus exact) and
+the fraction of values that differ; an exact ``cuda`` row carries its agreement with ``cpu`` the
+same way (``identical_values``).
 
 The data are a fixed seeded correlated two-component Gaussian mixture, min-max scaled, and the
 model a fixed randomly initialised paper MLP; labels are the model's own predictions, so every
@@ -71,16 +79,31 @@ def candidate_count(params: AttackParams) -> int:
     return int(np.floor((1.0 - params.min_change) / params.step)) + 1
 
 
-def _time_full(engine, model, X, y, params, device):
-    """The complete attack with ``engine``; returns (seconds, event visits, fooling ratio)."""
-    state = _ConservAttack(model, X.copy(), y, np.zeros(len(X), bool), params, engine=engine)
+def _gpu_free_mb():
+    from numba import cuda
+
+    return cuda.current_context().get_memory_info()[0] / 2**20
+
+
+def _time_full(engine, model, X, y, params, batch_events=0):
+    """The complete attack with ``engine``: timing, outcome and the attacked set."""
+    state = _ConservAttack(model, X.copy(), y, np.zeros(len(X), bool), params, engine=engine,
+                           batch_events=batch_events)
+    gpu = engine == "cuda"
+    free0 = free_min = _gpu_free_mb() if gpu else 0.0
     t0 = time.perf_counter()
     visits = moved = 0
     for it in range(1, params.n_iterations + 1):
         h = state.iterate(it, progress=False)
         visits += h["events_visited"]
         moved += h["events_moved"]
-    return time.perf_counter() - t0, visits, state._ratio(), moved / max(visits, 1)
+        if gpu:
+            free_min = min(free_min, _gpu_free_mb())
+    row = dict(seconds=time.perf_counter() - t0, event_visits=visits, fooling_ratio=state._ratio(),
+               jsd_mean=h["jsd_mean"], relative_fn=h["relative_fn"], moved_fraction=moved / max(visits, 1))
+    if gpu:
+        row["gpu_mem_mb"] = free0 - free_min
+    return row, state.X
 
 
 def _time_naive(model, X, y, params, n_events):
@@ -97,18 +120,33 @@ def _time_naive(model, X, y, params, n_events):
     return time.perf_counter() - t0, visit.size
 
 
+def _deviation(row, reference, X, X_ref):
+    row.update(dev_fooling_ratio=row["fooling_ratio"] - reference["fooling_ratio"],
+               dev_jsd_mean=row["jsd_mean"] - reference["jsd_mean"],
+               dev_relative_fn=row["relative_fn"] - reference["relative_fn"],
+               identical_values=float((X == X_ref).mean()))
+
+
 def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0,
-        iterations: int | None = None):
+        iterations: int | None = None, batches=()):
     spec = CASES[case]
     d = spec["d"]
     params = AttackParams(**{**spec["params"], **({"n_iterations": iterations} if iterations else {})}, seed=seed)
-    if device != "cpu":
-        raise SystemExit(f"--device {device}: only the CPU engines exist so far")
+    if device == "cuda":
+        from .cuda_engine import SIMULATOR, available
+
+        if not available() or SIMULATOR:
+            raise SystemExit("--device cuda: numba finds no CUDA GPU here")
+    elif "cuda" in engines or batches:
+        raise SystemExit("the cuda engine and --batch need --device cuda")
     X = synthetic_set(n, d, seed)
-    model = fixed_model(d, seed)
+    model = fixed_model(d, seed).to(device)
     y = (predict_proba(model, X) >= 0.5).astype(np.int64)
-    if "cpu" in engines:  # compile once outside the timing
-        _time_full("cpu", model, X[:200], y[:200], AttackParams(**{**spec["params"], "n_iterations": 1}), device)
+    warm = AttackParams(**{**spec["params"], "n_iterations": 1})
+    for engine in {"cpu", "cuda"} & set(engines + (["cuda"] if batches else [])):  # compile outside the timing
+        _time_full(engine, model, X[:200], y[:200], warm)
+        if engine == "cuda" and batches:
+            _time_full(engine, model, X[:200], y[:200], warm, batch_events=2)
     rows = []
     naive_us = None
     if "naive" in engines:
@@ -119,42 +157,71 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
         naive_us = secs / visits * 1e6
         rows.append(dict(engine="naive", seconds=secs, event_visits=visits, iterations=1,
                          us_per_event_visit=naive_us, peak_mem_mb=peak, fooling_ratio=None))
-    for engine in [e for e in engines if e != "naive"]:
+    results = {}
+    runs = [(e, 0) for e in engines if e != "naive"] + [("cuda", b) for b in batches]
+    for engine, batch in runs:
         tracemalloc.start()
-        secs, visits, fr, moved = _time_full(engine, model, X, y, params, device)
+        row, X_adv = _time_full(engine, model, X, y, params, batch_events=batch)
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
-        rows.append(dict(engine=engine, seconds=secs, event_visits=visits, iterations=params.n_iterations,
-                         us_per_event_visit=secs / visits * 1e6, peak_mem_mb=peak, fooling_ratio=fr,
-                         moved_fraction=moved))
+        name = "cuda-batch" if batch else engine
+        row.update(engine=name, iterations=params.n_iterations, peak_mem_mb=peak,
+                   us_per_event_visit=row["seconds"] / row["event_visits"] * 1e6)
+        if batch:
+            row["batch_events"] = batch
+            exact = results.get("cuda") or results.get("cpu")
+            if exact:
+                _deviation(row, *exact, X_adv, exact[1])
+        else:
+            results[engine] = (row, X_adv)
+            if engine == "cuda" and "cpu" in results:
+                _deviation(row, results["cpu"][0], X_adv, results["cpu"][1])
+        rows.append(row)
+    cpu_us = results["cpu"][0]["us_per_event_visit"] if "cpu" in results else None
     for r in rows:
         r.update(device=device, case=case, n=n, d=d, K=candidate_count(params),
                  rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                  threads=torch.get_num_threads(),
-                 ratio=(naive_us / r["us_per_event_visit"]) if naive_us else None)
+                 ratio=(naive_us / r["us_per_event_visit"]) if naive_us else None,
+                 speedup_vs_cpu=(cpu_us / r["us_per_event_visit"]) if cpu_us else None)
     return rows
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m conservattack.bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--case", choices=sorted(CASES), default="higgs")
-    ap.add_argument("--n", type=int, default=50_000, help="events in the synthetic set (up to 1,000,000)")
+    ap.add_argument("--case", choices=[*sorted(CASES), "disco"], default="higgs",
+                    help="attack engines on a case's parameters, or disco (conservattack.disco_bench)")
+    ap.add_argument("--n", type=int, default=None,
+                    help="events in the synthetic set (up to 1,000,000; default 50,000; disco: 1,000, 2,500, 10,000)")
     ap.add_argument("--engines", default="exact,naive",
-                    help="comma-separated: exact (= cpu), cpu, numpy, naive")
+                    help="comma-separated: exact (= cpu), cpu, cuda, numpy, naive")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--naive-events", type=int, default=20, help="events the naive engine is timed on")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--iterations", type=int, default=None,
                     help="attack iterations (default: the case's, 10); fewer for quick scaling rows")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--batch", default="",
+                    help="comma-separated batch sizes B for rows of the batched cuda mode (with --device cuda)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.case == "disco":  # distance-correlation rows (conservattack.disco_bench)
+        from .disco_bench import run_cli
+
+        return run_cli(args)
     engines = [ENGINE_ALIASES.get(e, e) for e in args.engines.split(",") if e]
-    unknown = sorted(set(engines) - {"cpu", "numpy", "naive"})
+    unknown = sorted(set(engines) - {"cpu", "cuda", "numpy", "naive"})
     if unknown:
-        ap.error(f"unknown engine(s) {unknown}; expected exact, cpu, numpy, naive")
-    for row in run(args.case, args.n, engines, args.device, args.naive_events, args.seed, args.iterations):
+        ap.error(f"unknown engine(s) {unknown}; expected exact, cpu, cuda, numpy, naive")
+    try:
+        batches = [int(b) for b in args.batch.split(",") if b]
+    except ValueError:
+        ap.error(f"--batch takes comma-separated integers, got {args.batch!r}")
+    if any(b < 2 for b in batches):
+        ap.error(f"--batch sizes must be >= 2, got {batches}")
+    for row in run(args.case, args.n or 50_000, engines, args.device, args.naive_events, args.seed, args.iterations,
+                   batches):
         print(json.dumps(row), flush=True)
     return 0
 
