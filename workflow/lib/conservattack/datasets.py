@@ -11,4 +11,6 @@ def feature_units(dataset: str, features) -> list[str]:
         return [UNITS.get(f, "") for f in features]
     if dataset == "donut":
         return ["a.u."] * len(features)
+    if dataset == "ttww":  # TopoDNN: pT_i divided by a fixed scale (dimensionless), eta_i, phi_i in rad
+        return ["rad" if f.startswith("phi_") else "" for f in features]
     return [""] * len(features)
