@@ -19,6 +19,9 @@ os.environ.update(
 from conservattack.deps import module_dependencies  # noqa: E402
 from conservattack.higgs import higgs_files  # noqa: E402
 from conservattack.seeds import derived_seed  # noqa: E402
+from conservattack.ttww import config_key as ttww_config_key  # noqa: E402
+from conservattack.ttww import local_inputs as ttww_local_inputs  # noqa: E402
+from conservattack.ttww import sample_config as ttww_sample_config  # noqa: E402
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 DATASETS = config["datasets"]
@@ -176,3 +179,22 @@ def higgs_csv_inputs():
         except (FileNotFoundError, ValueError) as exc:
             raise ValueError(f"config higgs.local_files: {exc}") from None
     return [cfg["download"]["dest"]]
+
+
+def ttww_sample(name):
+    """The config block of a TT vs WW sample: tt, ww or real (the SingleMu data)."""
+    return ttww_sample_config(config["ttww"], name)
+
+
+def ttww_inputs(name):
+    """A TT vs WW sample's ROOT inputs: its local_files, or the manifest of its verified download."""
+    if "ttww" not in DATASETS:
+        return []
+    cfg = ttww_sample(name)
+    if cfg["local_files"]:
+        return [_relative(p) for p in ttww_local_inputs(cfg["local_files"], name)]
+    if not cfg["records"]:
+        raise ValueError(
+            f"config {ttww_config_key(name)}: set records (CERN Open Data ids) or local_files"
+        )
+    return [f"{config['ttww']['opendata']['dest']}/{name}/manifest.json"]

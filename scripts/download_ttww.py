@@ -1,0 +1,17 @@
+"""Rule download_ttww: a sample's first files from its CERN Open Data records, verified."""
+
+from conservattack.io import write_json
+from conservattack.opendata import fetch_records
+from conservattack.runlog import logged
+
+with logged(snakemake.log[0]):
+    p = snakemake.params
+    o = p.opendata
+    manifest = fetch_records(p.records, p.dest, n_files=o["n_files"], server=o["server"],
+                             record_url=o["record_url"], index_url=o["index_url"], checksums=o["checksums"],
+                             retries=o["retries"], timeout=o["timeout"], local_option=p.local_option)
+    for m in manifest["records"]:
+        print(f"record {m['record']}: {len(m['files'])} of {m['listed']} listed file(s)")
+        for f in m["files"]:
+            print(f"  {f['path']} ({f['size']} bytes, {'verified' if f['verified'] else 'NOT verified'})")
+    write_json({"sample": snakemake.wildcards.sample, **manifest}, snakemake.output[0])

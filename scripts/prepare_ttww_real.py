@@ -1,0 +1,17 @@
+"""Rule prepare_ttww_real: the real-data jets, read and preprocessed like the simulation."""
+
+from conservattack.io import write_json, write_parquet
+from conservattack.provenance import provenance
+from conservattack.runlog import logged
+from conservattack.ttww import describe, input_files, read_sample
+
+with logged(snakemake.log[0]):
+    p = snakemake.params
+    real = snakemake.input.real
+    frame, info = read_sample(input_files([real] if isinstance(real, str) else real), p.reader, p.constituents,
+                              p.max_jets)
+    summary = {**info, **describe(frame)}
+    print(summary)
+    write_parquet(frame, snakemake.output.features)
+    write_json({"sample": summary, **provenance({"reader": p.reader, "constituents": p.constituents,
+                                                 "max_jets": p.max_jets})}, snakemake.output.meta)
