@@ -1,0 +1,149 @@
+"""The cluster profiles (workflow/profiles/slurm, workflow/profiles/htcondor): training and attack
+rules ask for a GPU, and a dry run with each profile, through its real executor plugin, plans the
+whole small workflow with the requested resources.
+
+No HTCondor pool can run here (no Debian package; ../shared/notes/local-slurm.md), so the HTCondor
+profile is checked with a dry run only. Its plugin is not in the `test` extra: the `htcondor` module
+it imports warns about a missing condor_config in every Snakemake call of an environment without
+HTCondor. When it is not installed, the dry-run test installs it (pip, no dependencies beyond
+`htcondor`) into pytest's cache directory, once, and puts it on PYTHONPATH for that one call. The
+SLURM profile's real run is tests/test_slurm.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from snakemake_helpers import ROOT, copy_workflow, smk
+
+PROFILES = ROOT / "workflow" / "profiles"
+GPU_KEY = {"slurm": "gpu", "htcondor": "request_gpus"}
+HTCONDOR_PLUGIN = ["snakemake-executor-plugin-htcondor>=0.3,<1", "htcondor>=24.5.1,<25"]
+
+
+def profile(name: str) -> dict:
+    return yaml.safe_load((PROFILES / name / "config.yaml").read_text())
+
+
+def rule_scripts() -> dict[str, str]:
+    """Rule -> stem of its script, for every rule of the workflow."""
+    out = {}
+    for smk_file in (ROOT / "workflow" / "rules").glob("*.smk"):
+        text = smk_file.read_text()
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", text, re.M | re.S):
+            script = re.search(r'^    script:\n\s+"([^"]+)"', m.group(2), re.M)
+            if script:
+                out[m.group(1)] = Path(script.group(1)).stem
+    return out
+
+
+# Rule scripts that train a model or run an attack: their rules ask for a GPU on clusters.
+GPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversarial_training_retrain",
+               "disco_detector", "attack", "restricted_attack", "adversarial_training_attack"}
+# The others: downloads, data preparation, evaluation of trained models, tables, figures.
+CPU_SCRIPTS = {"download_higgs", "prepare_higgs", "prepare_donut", "download_ttww", "prepare_ttww",
+               "prepare_ttww_real", "prepare_real_data", "augmentation_subset", "best_cut", "cross_run_fooling",
+               "restricted_metrics", "evaluate_detectors", "augmentation_metrics", "adversarial_training_evaluate",
+               "adversarial_training_metrics", "disco_metrics", "verdict", "summary", "plot_point_clouds",
+               "plot_attack_run", "plot_runs", "plot_restricted", "plot_detector", "plot_detector_point_clouds",
+               "plot_augmentation", "plot_adversarial_training", "plot_disco"}
+
+
+def training_and_attack_rules() -> set[str]:
+    """Rules whose script trains a model or runs an attack."""
+    return {rule for rule, script in rule_scripts().items() if script in GPU_SCRIPTS}
+
+
+def test_every_rule_script_is_classified_gpu_or_cpu():
+    unclassified = set(rule_scripts().values()) - GPU_SCRIPTS - CPU_SCRIPTS
+    assert not unclassified, (f"scripts {sorted(unclassified)}: add each to GPU_SCRIPTS (it trains or attacks; "
+                              "then also to set-resources of workflow/profiles/slurm and htcondor) or to CPU_SCRIPTS")
+
+
+@pytest.mark.parametrize("name", ["slurm", "htcondor"])
+def test_training_and_attack_rules_ask_for_a_gpu(name):
+    p = profile(name)
+    assert p["executor"] == name
+    gpu_rules = {rule for rule, res in p["set-resources"].items() if res.get(GPU_KEY[name]) == 1}
+    expected = training_and_attack_rules()
+    assert {"train_classifier", "attack", "detector_attack", "train_detector"} <= expected
+    assert gpu_rules == expected, (f"{name}: no GPU for {sorted(expected - gpu_rules)}, "
+                                   f"GPU for {sorted(gpu_rules - expected)}")
+    assert set(p["set-resources"]) <= set(rule_scripts()), "set-resources names a rule that does not exist"
+
+
+def test_every_rule_declares_threads_mem_and_runtime():
+    for smk_file in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", smk_file.read_text(), re.M | re.S):
+            body = m.group(2)
+            assert re.search(r"^    threads: ", body, re.M), m.group(1)
+            assert re.search(r"^        mem_mb=", body, re.M) and re.search(r"^        runtime=", body, re.M), m.group(1)
+
+
+def dry_run_resources(out: str) -> dict[str, list[str]]:
+    """Rule -> the `resources:` lines of its jobs in a dry run's output."""
+    res: dict[str, list[str]] = {}
+    for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", out):
+        m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        r = re.search(r"^    resources: (.*)$", block, re.M)
+        if m and r:
+            res.setdefault(m.group(1), []).append(r.group(1))
+    return res
+
+
+def check_dry_run(out: str, gpu_resource: str) -> None:
+    res = dry_run_resources(out)
+    gpu = training_and_attack_rules()
+    assert {"train_classifier", "attack", "detector_attack"} <= set(res), sorted(res)
+    for rule, lines in res.items():
+        if rule == "all":
+            continue  # only collects the targets
+        for line in lines:
+            assert (gpu_resource in line.split(", ")) == (rule in gpu), (rule, line)
+            assert "mem_mb=" in line and "runtime=" in line, (rule, line)
+
+
+@pytest.fixture(scope="module")
+def htcondor_pythonpath(request) -> str | None:
+    """A PYTHONPATH entry that provides the HTCondor executor plugin (None: already installed)."""
+    if importlib.util.find_spec("snakemake_executor_plugin_htcondor"):
+        return None
+    target = request.config.cache.mkdir("htcondor-plugin")
+    if not (target / "snakemake_executor_plugin_htcondor").is_dir():
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                                   *HTCONDOR_PLUGIN], capture_output=True, text=True, timeout=600)
+        except subprocess.TimeoutExpired:
+            pytest.skip("pip install of the HTCondor executor plugin ran past 600 s")
+        if proc.returncode != 0:
+            pytest.skip(f"the HTCondor executor plugin is not installed and pip could not install it:\n"
+                        f"{proc.stderr[-1000:]}")
+    return str(target)
+
+
+def test_htcondor_profile_dry_run(tmp_path, htcondor_pythonpath):
+    wd = copy_workflow(tmp_path)
+    env = dict(os.environ, CONDOR_CONFIG=os.environ.get("CONDOR_CONFIG", "/dev/null"))
+    if htcondor_pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [htcondor_pythonpath, env.get("PYTHONPATH")] if p)
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "-n", "--profile", "workflow/profiles/htcondor",
+           "--configfile", ".test/config.yaml"]
+    proc = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    check_dry_run(out, "request_gpus=1")
+    assert all("htcondor_request_mem_mb=" in line for lines in dry_run_resources(out).values() for line in lines)
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    wd = copy_workflow(tmp_path)
+    out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", "--configfile", ".test/config.yaml").stdout
+    check_dry_run(out, "gpu=1")
