@@ -64,11 +64,20 @@ def test_constant_feature_has_zero_distance_correlation():
 
 
 def random_moves(X, rd, rng, n_moves):
-    """Move random single values (uniform, onto other events' values, onto the bounds)."""
+    """Move random single values (uniform, onto other events' values, onto the bounds), and every
+    fifth time several features of one event together (``move_event``)."""
     n, d = X.shape
     lo, hi = X.min(0), X.max(0)
     for t in range(n_moves):
         i, j = int(rng.integers(n)), int(rng.integers(d))
+        if t % 5 == 4:
+            x = X[i].copy()
+            feats = rng.choice(d, size=rng.integers(1, d + 1), replace=False)
+            x[feats] = rng.uniform(lo[feats], hi[feats])
+            x[feats[0]] = X[rng.integers(n), feats[0]]
+            rd.move_event(i, x)
+            X[i] = x
+            continue
         kind = t % 4
         v = (rng.uniform(lo[j], hi[j]) if kind < 2 else X[rng.integers(n), j] if kind == 2
              else (lo[j] if rng.random() < 0.5 else hi[j]))

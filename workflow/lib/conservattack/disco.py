@@ -157,32 +157,48 @@ class RunningDistanceCorrelation:
     # -- updates -----------------------------------------------------------------------------
     def move(self, i: int, j: int, x_new: float) -> None:
         """Set feature j of event i to ``x_new`` and update every sum exactly; O(n d)."""
+        x = self.X[i].copy()
+        x[j] = x_new
+        self.move_event(i, x)
+
+    def move_event(self, i: int, x_new) -> None:
+        """Set event i to the values ``x_new`` (any number of its features changed) and update
+        every sum exactly, all changed features at once; O(n d m) for m changed features.
+
+        With D the n x d matrix of distance changes delta^j_b of row i (zero for unchanged
+        features and for b = i), A the old distances of row i, P = D plus the row-sum changes
+        Delta_j in row i: T += 2 (D^T A + A^T D + D^T D), U += P^T r + r^T P + P^T P,
+        R_j += 2 Delta_j. Applying the features one at a time gives the same sums."""
         X = self.X
-        x_old = X[i, j]
-        if x_new == x_old:
+        x_old = X[i].copy()
+        x_new = np.asarray(x_new, dtype=np.float64)
+        J = np.flatnonzero(x_new != x_old)
+        if J.size == 0:
             return
-        col = X[:, j]
-        delta = np.abs(x_new - col) - np.abs(x_old - col)
+        cols = X[:, J]
+        delta = np.abs(x_new[J] - cols) - np.abs(x_old[J] - cols)
         delta[i] = 0.0
-        big = delta.sum()
-        sq = delta @ delta
-        A = np.abs(X[i] - X)  # a^k_ib for every k, current values (row i is 0)
-        G = delta @ A
-        H = delta @ self.r  # delta_i = 0, so this is the sum over b != i
-        ri = self.r[i].copy()
-        dT = 2.0 * G
-        dT[j] = 4.0 * G[j] + 2.0 * sq
-        dU = H + big * ri
-        dU[j] = 2.0 * H[j] + sq + 2.0 * ri[j] * big + big * big
-        self.T[j, :] += dT
-        self.T[:, j] = self.T[j, :]
-        self.U[j, :] += dU
-        self.U[:, j] = self.U[j, :]
-        self.R[j] += 2.0 * big
-        self.r[:, j] += delta
-        self.r[i, j] += big
-        _reposition(self.order[j], self.sorted_values[j], int(i), float(x_old), float(x_new))
-        X[i, j] = x_new
+        big = delta.sum(axis=0)  # Delta_j
+        DD = delta.T @ delta
+        A = np.abs(x_old - X)  # old distances of row i, every feature (row i is 0)
+        G = delta.T @ A  # (m, d)
+        H = delta.T @ self.r + big[:, None] * self.r[i][None, :]  # P^T r
+        JJ = np.ix_(J, J)
+        E = np.zeros((self.d, self.d))
+        E[J] = G
+        dT = E + E.T
+        dT[JJ] += DD
+        self.T += 2.0 * dT
+        E[J] = H
+        dU = E + E.T
+        dU[JJ] += DD + np.outer(big, big)
+        self.U += dU
+        self.R[J] += 2.0 * big
+        self.r[:, J] += delta
+        self.r[i, J] += big
+        for j in J:
+            _reposition(self.order[j], self.sorted_values[j], int(i), float(x_old[j]), float(x_new[j]))
+        X[i, J] = x_new[J]
         self._dirty = True
 
     # -- candidates --------------------------------------------------------------------------
@@ -417,10 +433,18 @@ class DiscoAttack(_ConservAttack):
             return False
         old_bins = self.hist.bins(x_row[:, None])[changed, 0]
         self.hist.move(changed, old_bins, self.hist.bins(x_new[:, None])[changed, 0])
-        for j in changed:  # one feature at a time: each update is exact
-            self.pearson.move(i, int(j), float(x_new[j]))
+        self.pearson.move_event(i, x_new)  # the joint move, exact
         self.X[i] = self.pearson.X[i]
         return True
+
+    def _visit_python(self, *args, **kwargs) -> int:
+        # The per-event matrix products are small (m x n by n x d): with more than one BLAS thread
+        # they only contend (several times slower on a loaded machine). threadpoolctl comes with
+        # scikit-learn.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return super()._visit_python(*args, **kwargs)
 
     def _clean_cost(self, x: np.ndarray, j: int, values: np.ndarray) -> np.ndarray:
         """alpha * JSD_j(clean, current with x_j -> value) + beta * ||D(after) - D_clean||_F."""
