@@ -8,11 +8,11 @@ no systemd). The cluster is private to the process that starts it:
   :attr:`LocalSlurm.env`) and through /etc/slurm/slurm.conf, which is a symbolic link to the
   private configuration while the cluster runs: the Snakemake SLURM plugin's job step drops
   ``SLURM_CONF`` before its nested ``srun``, which then reads the default path. The link is never
-  made over an existing configuration (start() raises :class:`Unavailable`; a dangling link left by
-  a killed run is replaced), and stop() removes it;
+  made over an existing configuration (start() raises :class:`Unavailable`; a link left by a
+  killed run is recognised by its unlocked lock file and replaced), and stop() removes it;
 - munged, slurmctld and slurmd run in the foreground as children of this process;
   :meth:`LocalSlurm.stop` cancels the cluster's jobs and ends exactly those three processes, by
-  PID;
+  PID. Should this process die first, the kernel sends them SIGTERM (PR_SET_PDEATHSIG);
 - the node advertises fake GPUs (``gres.conf`` with ``File=/dev/null``, then /dev/zero, ...), so
   jobs that ask for ``--gpus=1`` or ``--gres=gpu:1`` are scheduled (they get CUDA_VISIBLE_DEVICES,
   with no device behind it);
@@ -24,9 +24,12 @@ no systemd). The cluster is private to the process that starts it:
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -39,6 +42,7 @@ MUNGE_KEY = Path("/etc/munge/munge.key")
 # one distinct device file per fake GPU (slurmd refuses duplicates); no device is behind them
 FAKE_GPU_DEVICES = ("/dev/null", "/dev/zero", "/dev/full")
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")  # where srun looks without SLURM_CONF
+LOCK_NAME = "cluster.lock"
 
 
 class Unavailable(RuntimeError):
@@ -83,6 +87,31 @@ def ensure_installed(timeout: float = 900) -> None:
                           f"{', '.join(missing)}):\n{log[-1500:]}")
 
 
+def _die_with_parent() -> None:
+    """In a daemon, before exec: SIGTERM when the process that started it dies, so that a test
+    killed before stop() leaves no daemon behind (prctl PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _stale_link() -> bool:
+    """Whether /etc/slurm/slurm.conf is a link left by a test cluster that is gone (killed before
+    stop()): its target is missing, or the target's cluster directory holds an unlocked lock file."""
+    if not SYSTEM_CONF.is_symlink():
+        return False
+    target = Path(os.readlink(SYSTEM_CONF))
+    if not target.exists():
+        return True
+    lock = target.parent.parent / LOCK_NAME
+    if not lock.is_file():
+        return False  # not a test cluster's
+    with open(lock) as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its cluster still runs
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,6 +148,7 @@ class LocalSlurm:
         self.munge_socket = self.root / "munge" / "munge.socket"
         self.jobcomp = self.root / "log" / "jobcomp.txt"
         self.procs: dict[str, subprocess.Popen] = {}
+        self._lock = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -185,8 +215,8 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
         (self.root / "etc" / "gres.conf").write_text("AutoDetect=off\n" + gres)
 
     def _link_system_conf(self) -> None:
-        if SYSTEM_CONF.is_symlink() and not SYSTEM_CONF.exists():
-            SYSTEM_CONF.unlink()  # dangling: left by a cluster that was killed before stop()
+        if _stale_link():
+            SYSTEM_CONF.unlink()
         if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
             raise Unavailable(f"{SYSTEM_CONF} exists: this machine has its own SLURM configuration (or another "
                               "test cluster runs), which a test cluster will not replace")
@@ -200,7 +230,7 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
     def _spawn(self, name: str, argv: list[str], **kwargs) -> None:
         log = open(self.root / "log" / f"{name}.stdout", "w")
         self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                            start_new_session=True, **kwargs)
+                                            start_new_session=True, preexec_fn=_die_with_parent, **kwargs)
         log.close()
 
     def _wait(self, what: str, ready, timeout: float) -> None:
@@ -227,6 +257,9 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
         (:class:`Unavailable` when the machine has a SLURM configuration of its own)."""
         try:
             self._write_config()
+            # held while the cluster runs: tells a later cluster whether a leftover link is stale
+            self._lock = open(self.root / LOCK_NAME, "w")
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._link_system_conf()
             m = self.root / "munge"
             self._spawn("munged", ["/usr/sbin/munged", "--foreground", f"--socket={self.munge_socket}",
@@ -266,6 +299,9 @@ PartitionName={self.partition} Nodes={self.host} Default=YES MaxTime=INFINITE St
                 proc.kill()
                 proc.wait(timeout)
         self._unlink_system_conf()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     # --------------------------------------------------------------------------------- queries
     def run(self, *argv: str, timeout: float = 30) -> str:
