@@ -25,8 +25,8 @@ rule adversarial_training_test_attack:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 1),
     params:
         attack=lambda w: advtrain(w)["test_attack"],
         seed=lambda w: run_seed(w, "adversarial_training_test_attack"),
@@ -53,8 +53,8 @@ rule adversarial_training_attack:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=by_input_size(4000, 10),
+        runtime=by_input_size(120, 1),
     params:
         attack=lambda w: advtrain(w)["train_attack"],
         attack_events=lambda w: advtrain(w)["attack_events"],
@@ -88,8 +88,8 @@ rule adversarial_training_retrain:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=by_input_size(4000, 10),
+        runtime=by_input_size(120, 1),
     params:
         training=lambda w: ds(w)["training"],
         seed=lambda w: run_seed(w, "init"),
@@ -122,8 +122,8 @@ rule adversarial_training_evaluate:
         "../../envs/conservattack.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=20,
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(20, 0.5),
     script:
         "../../scripts/adversarial_training_evaluate.py"
 
