@@ -19,6 +19,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/attack.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/defences.smk"
+include: "workflow/rules/disco.smk"
 include: "workflow/rules/adversarial_training.smk"
 include: "workflow/rules/report.smk"
 

@@ -1,4 +1,4 @@
-"""Rule augmentation_subset: the reduced training set."""
+"""Rules augmentation_subset and disco_subset: a fixed stratified subset of a split."""
 
 from conservattack.io import read_parquet, write_parquet
 from conservattack.preprocessing import stratified_subset

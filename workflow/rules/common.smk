@@ -98,6 +98,13 @@ def figures(dataset):
         out.append("augmentation_auroc")
     if adversarial_training_enabled(dataset):
         out.append("adversarial_training")
+    if disco_enabled(dataset):
+        out += [
+            "disco_matrices",
+            "disco_marginals",
+            "disco_auroc_vs_size",
+            "disco_vs_pearson",
+        ]
     if detector_enabled(dataset):
         out += [
             "detector_per_run",
@@ -148,6 +155,10 @@ def advtrain_seed(wildcards, purpose):
         int(wildcards.run),
         int(wildcards.iteration),
     )
+
+
+def disco_enabled(dataset):
+    return config[dataset].get("disco", {}).get("enabled", False)
 
 
 def detector_enabled(dataset):

@@ -1,0 +1,38 @@
+"""Rule disco_metrics: study 9 numbers per method and run, and detector AUROC versus training size."""
+
+import pandas as pd
+
+from conservattack.disco import relative_dcor_frobenius
+from conservattack.io import read_json, read_parquet, write_json
+from conservattack.metrics import relative_frobenius_of_sets
+from conservattack.preprocessing import MinMaxScaler
+from conservattack.runlog import logged
+from conservattack.tables import split_adversaries
+
+with logged(snakemake.log[0]):
+    inp, out = snakemake.input, snakemake.output
+    features = MinMaxScaler.load(inp.scaler).features
+    rows, sizes = [], []
+    # one input of each kind per (method, run), in the order of snakemake.params.runs
+    for (method, run), attack, adv, detector, size in zip(snakemake.params.runs, inp.attacks, inp.adversaries,
+                                                          inp.detectors, inp.sizes):
+        final = read_json(attack)["final"]
+        X_clean, X_adv, _, _ = split_adversaries(read_parquet(adv), features)
+        det = read_json(detector)
+        rows.append({"method": method, "run": int(run), "fooling_ratio": final["fooling_ratio"],
+                     "jsd_mean": final["jsd_mean"], "jsd_max": final["jsd_max"],
+                     "relative_fn_dcor": relative_dcor_frobenius(X_clean, X_adv),
+                     "relative_fn_pearson": relative_frobenius_of_sets(X_clean, X_adv),
+                     "detector_test_fooling_ratio": det["initial_fooling_ratio"],
+                     "corrected_fooling_ratio": det["corrected_fooling_ratio"],
+                     "detector_auroc": det["detector_auroc"],
+                     "detector_efficiency_adversarial": det["detector_efficiency_adversarial"],
+                     "detector_efficiency_clean": det["detector_efficiency_clean"]})
+        sizes.append(pd.read_csv(size).assign(method=method, run=int(run)))
+    per_run = pd.DataFrame(rows)
+    per_run.to_csv(out.per_run, index=False)
+    pd.concat(sizes, ignore_index=True).to_csv(out.sizes, index=False)
+    summary = per_run.drop(columns="run").groupby("method").agg(["mean", "std"])
+    print(summary.to_string())
+    write_json({m: {f"{c}_{s}": float(summary.loc[m, (c, s)]) for c, s in summary.columns} for m in summary.index},
+               out.summary)

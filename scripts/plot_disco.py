@@ -1,0 +1,33 @@
+"""Rule plot_disco: study 9 figures 22-25 (DisCo run 0 matrices and marginals, AUROC versus
+training size, DisCo versus limited-data Pearson)."""
+
+import numpy as np
+import pandas as pd
+
+from conservattack import disco_plots, plots
+from conservattack.datasets import feature_units
+from conservattack.disco import distance_correlation_matrix
+from conservattack.io import read_json, read_parquet
+from conservattack.preprocessing import MinMaxScaler
+from conservattack.runlog import logged
+from conservattack.tables import split_adversaries
+
+with logged(snakemake.log[0]):
+    inp, out = snakemake.input, snakemake.output
+    scaler = MinMaxScaler.load(inp.scaler)
+    features = list(scaler.features)
+    X_clean, X_adv, _, _ = split_adversaries(read_parquet(inp.adversaries), features)
+    plots.save(plots.correlation_matrices(distance_correlation_matrix(X_clean), distance_correlation_matrix(X_adv),
+                                          features, kind="distance"), out[0])
+    meta = read_json(inp.attack)
+    jsd = np.asarray(meta["final"]["jsd"])
+    order = np.argsort(jsd, kind="stable")
+    shown = order if len(order) <= 3 else order[[0, len(order) // 2, -1]]
+    units = feature_units(snakemake.params.dataset, features)
+    plots.save(plots.marginals(scaler.inverse(X_clean)[:, shown], scaler.inverse(X_adv)[:, shown],
+                               [features[j] for j in shown], jsd[shown], meta["params"]["num_bins"],
+                               units=[units[j] for j in shown],
+                               titles=None if len(order) <= 3 else ["min JSD", "median JSD", "max JSD"]), out[2])
+    plots.save(disco_plots.auroc_vs_training_size(pd.read_csv(inp.sizes)), out[4])
+    full = pd.read_csv(inp.full_size[0]) if inp.full_size else None
+    plots.save(disco_plots.disco_vs_pearson(pd.read_csv(inp.per_run), full), out[6])

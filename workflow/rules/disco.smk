@@ -1,0 +1,225 @@
+# Study 9 (SPEC section 4): DisCo-constrained attack with limited data (2,500 training / 1,000
+# test adversaries by default), the limited-data Pearson comparison, their detectors, and
+# detector AUROC versus training size (paper figures 22-25).
+
+
+def disco(wildcards):
+    """The disco block of the rule's dataset."""
+    return ds(wildcards)["disco"]
+
+
+def disco_runs(dataset):
+    """The runs of the study: the first ``disco.runs`` of the dataset's runs (null: all)."""
+    k = config[dataset]["disco"]["runs"]
+    return runs(dataset)[: k if k else None]
+
+
+DISCO_ROLES = {
+    "attack": ("test", "attack"),
+    "detector_train": ("train", "detector_train_attack"),
+    "detector_test": ("test", "detector_test_attack"),
+}
+
+
+def disco_attack_config(wildcards):
+    """The attack block of one method and role; use_disco follows the method."""
+    c = disco(wildcards)
+    block = (
+        c["pearson_attack"]
+        if wildcards.method == "pearson"
+        else c[DISCO_ROLES[wildcards.role][1]]
+    )
+    return {
+        **block,
+        "params": {**block["params"], "use_disco": wildcards.method == "disco"},
+    }
+
+
+def disco_keys(dataset):
+    """(method, run) of every detector of the study, in input order."""
+    return [(m, r) for m in ("disco", "pearson") for r in disco_runs(dataset)]
+
+
+def disco_inputs(pattern):
+    """One path per (method, run); ``role`` is the main attack's (Pearson: its test attack)."""
+
+    def paths(wildcards):
+        return [
+            pattern.format(
+                dataset=wildcards.dataset,
+                method=m,
+                run=r,
+                role="attack" if m == "disco" else "detector_test",
+            )
+            for m, r in disco_keys(wildcards.dataset)
+        ]
+
+    return paths
+
+
+rule disco_subset:
+    """The fixed stratified subset of the training or test split that study 9 attacks."""
+    input:
+        script_path("augmentation_subset"),
+        lib("augmentation_subset"),
+        train="results/{dataset}/data/{split}.parquet",
+    output:
+        "results/{dataset}/disco/{split}_subset.parquet",
+    log:
+        "results/{dataset}/logs/disco_subset_{split}.log",
+    wildcard_constraints:
+        split="train|test",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(5, 0.1),
+    params:
+        n=lambda w: disco(w)[f"{w.split}_events"],
+        seed=lambda w: derived_seed(config["seed"], w.dataset, "disco_subset", w.split),
+    script:
+        "../../scripts/augmentation_subset.py"
+
+
+rule disco_attack:
+    """One run's attack of a study-9 subset: method disco (distance correlation) or pearson;
+    role attack (test subset, DisCo attack parameters), detector_train or detector_test.
+    """
+    input:
+        script_path("attack"),
+        lib("attack"),
+        events=lambda w: f"results/{w.dataset}/disco/{DISCO_ROLES[w.role][0]}_subset.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+        model="results/{dataset}/runs/run{run}/model.pt",
+    output:
+        adversaries="results/{dataset}/disco/{method}/run{run}/adversaries_{role}.parquet",
+        meta="results/{dataset}/disco/{method}/run{run}/attack_{role}.json",
+    log:
+        "results/{dataset}/logs/disco_attack_{method}_{role}_run{run}.log",
+    wildcard_constraints:
+        method="disco|pearson",
+        role="attack|detector_train|detector_test",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(60, 30),
+    params:
+        attack=disco_attack_config,
+        seed=lambda w: derived_seed(
+            config["seed"], w.dataset, "disco_attack", w.method, w.role, int(w.run)
+        ),
+    script:
+        "../../scripts/attack.py"
+
+
+rule disco_detector:
+    """One run's detectors of one method on nested fractions of the training subset, evaluated
+    on the test subset (AUROC, corrected fooling ratio, efficiencies)."""
+    input:
+        script_path("disco_detector"),
+        lib("disco_detector"),
+        clean_train="results/{dataset}/disco/train_subset.parquet",
+        adv_train="results/{dataset}/disco/{method}/run{run}/adversaries_detector_train.parquet",
+        clean_test="results/{dataset}/disco/test_subset.parquet",
+        adv_test="results/{dataset}/disco/{method}/run{run}/adversaries_detector_test.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+    output:
+        model="results/{dataset}/disco/{method}/run{run}/detector.pt",
+        meta="results/{dataset}/disco/{method}/run{run}/detector_metrics.json",
+        sizes="results/{dataset}/disco/{method}/run{run}/auroc_vs_size.csv",
+    log:
+        "results/{dataset}/logs/disco_detector_{method}_run{run}.log",
+    wildcard_constraints:
+        method="disco|pearson",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(30, 2),
+    params:
+        training=lambda w: disco(w)["training"],
+        fractions=lambda w: disco(w)["training_fractions"],
+        validation_fraction=lambda w: disco(w)["validation_fraction"],
+        threshold=lambda w: disco(w)["threshold"],
+        seed=lambda w: run_seed(w, "disco_detector_init"),
+        shuffle_seed=lambda w: derived_seed(
+            config["seed"], w.dataset, "disco_detector_shuffle"
+        ),
+    script:
+        "../../scripts/disco_detector.py"
+
+
+rule disco_metrics:
+    """Study 9 per method and run (fooling ratios, JSD, relative FN of both matrices, detector
+    AUROC) and detector AUROC versus training size."""
+    input:
+        script_path("disco_metrics"),
+        lib("disco_metrics"),
+        scaler="results/{dataset}/data/scaler.json",
+        attacks=disco_inputs(
+            "results/{dataset}/disco/{method}/run{run}/attack_{role}.json"
+        ),
+        adversaries=disco_inputs(
+            "results/{dataset}/disco/{method}/run{run}/adversaries_{role}.parquet"
+        ),
+        detectors=disco_inputs(
+            "results/{dataset}/disco/{method}/run{run}/detector_metrics.json"
+        ),
+        sizes=disco_inputs(
+            "results/{dataset}/disco/{method}/run{run}/auroc_vs_size.csv"
+        ),
+    output:
+        per_run="results/{dataset}/disco/metrics_per_run.csv",
+        sizes="results/{dataset}/disco/auroc_vs_size.csv",
+        summary="results/{dataset}/disco/summary.json",
+    log:
+        "results/{dataset}/logs/disco_metrics.log",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(10, 1),
+    params:
+        runs=lambda w: disco_keys(w.dataset),
+    script:
+        "../../scripts/disco_metrics.py"
+
+
+rule plot_disco:
+    """Study 9 figures: dCor matrices (22) and marginals (23) of DisCo run 0, detector AUROC
+    versus training size (24), DisCo versus limited-data Pearson (25)."""
+    input:
+        script_path("plot_disco"),
+        lib("plot_disco"),
+        scaler="results/{dataset}/data/scaler.json",
+        adversaries="results/{dataset}/disco/disco/run0/adversaries_attack.parquet",
+        attack="results/{dataset}/disco/disco/run0/attack_attack.json",
+        per_run="results/{dataset}/disco/metrics_per_run.csv",
+        sizes="results/{dataset}/disco/auroc_vs_size.csv",
+        full_size=lambda w: (
+            [f"results/{w.dataset}/detector/metrics_per_run.csv"]
+            if detector_enabled(w.dataset)
+            else []
+        ),
+    output:
+        multiext("results/{dataset}/figures/disco_matrices", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/disco_marginals", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/disco_auroc_vs_size", ".png", ".pdf"),
+        multiext("results/{dataset}/figures/disco_vs_pearson", ".png", ".pdf"),
+    log:
+        "results/{dataset}/logs/plot_disco.log",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        dataset=lambda w: w.dataset,
+    script:
+        "../../scripts/plot_disco.py"
