@@ -118,3 +118,24 @@ def reader_config(layout: str) -> dict:
         return {"kind": "jagged", "tree": "jets", "branches": dict(JAGGED)}
     cfg = {"kind": layout, "tree": "Events", "branches": dict(CANDS), "jets": "leading"}
     return {**cfg, **INDEX} if layout == "indexed" else cfg
+
+
+def write_toy_study(folder: Path, layout: str = "clustered", events_per_file: int = 300) -> dict[str, list[Path]]:
+    """The toy TT vs WW study of the README: tt (top-like) and ww (W-like) 4 files each, real
+    (SingleMu-like: top, W and twice as many QCD jets) 2 files; each main jet a single constituent
+    in the first 2 events of a file."""
+    plan = {"tt": (["top"], 4), "ww": (["w"], 4), "real": (["top", "w", "qcd", "qcd"], 2)}
+    out = {}
+    for s, (name, (kinds, n)) in enumerate(plan.items()):
+        out[name] = [write_events(Path(folder) / name / f"{name}{k}.root",
+                                  toy_events(events_per_file, kinds, seed=1000 + 10 * s + k, single_constituent=2),
+                                  layout, seed=k) for k in range(n)]
+    return out
+
+
+if __name__ == "__main__":  # python tests/jet_toys.py [folder]: the files resources/configs/ttww_toy.yaml reads
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "resources/data/ttww-toy")
+    for name, paths in write_toy_study(target).items():
+        print(name, [str(p) for p in paths])
