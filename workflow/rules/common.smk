@@ -199,7 +199,7 @@ def ttww_sample(name):
 
 def ttww_inputs(name):
     """A TT vs WW sample's ROOT inputs: its local_files, or the manifest of its verified download."""
-    if "ttww" not in DATASETS:
+    if "ttww" not in DATASETS or (name == "real" and not config["ttww"]["real_data"]):
         return []
     cfg = ttww_sample(name)
     if cfg["local_files"]:
@@ -207,5 +207,6 @@ def ttww_inputs(name):
     if not cfg["records"]:
         raise ValueError(
             f"config {ttww_config_key(name)}: set records (CERN Open Data ids) or local_files"
+            + (" (or ttww.real_data: null for no real data)" if name == "real" else "")
         )
     return [f"{config['ttww']['opendata']['dest']}/{name}/manifest.json"]
