@@ -181,3 +181,19 @@ def test_iterations_table_records_drawn_parameters_and_set_sizes():
     assert table.loc[(1, 1), "param_alpha"] == 5.0 and table.loc[(1, 1), "n_training"] == 1031
     assert np.isnan(table.loc[(0, 0), "param_alpha"])  # the base model draws nothing
     assert table.loc[(0, 1), "train_attack_fooled"] == 30
+
+
+def test_a_partial_block_takes_the_spec_ranges_and_can_switch_the_study_off():
+    from snakemake.utils import validate
+
+    schema = str(ROOT / "workflow/schemas/config.schema.yaml")
+    cfg = {"higgs": {"adversarial_training": {"iterations": 3}}, "ttww": {"adversarial_training": {"enabled": False}}}
+    validate(cfg, schema)
+    block = cfg["higgs"]["adversarial_training"]
+    assert block["iterations"] == 3 and block["test_attack"] is None  # null: the study's own attack
+    assert block["train_attack"]["params"]["max_frob_single_change"] == [0.0001, 0.001]
+    assert cfg["ttww"]["adversarial_training"]["enabled"] is False
+    ttww = {"ttww": {}}
+    validate(ttww, schema)
+    assert ttww["ttww"]["adversarial_training"]["iterations"] == 5
+    assert ttww["ttww"]["adversarial_training"]["test_attack"]["params"]["max_frob_single_change"] == 0.0001
