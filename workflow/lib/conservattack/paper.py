@@ -24,6 +24,9 @@ PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
         "fooling_ratio_all": (0.8, "restricted attack: FR about 0.8 overall"),
         "cr_jsd_mean": (0.05, "restricted attack: CR JSD about 0.05"),
         "cr_relative_fn": (0.09, "restricted attack: CR FN about 0.09"),
+        "advtrain_grey_box_base": (0.70, "adversarial training: grey-box FR about 0.70 of the base model"),
+        "advtrain_grey_box_mean": (0.20, "adversarial training: grey-box FR about 0.20, mean over iterations"),
+        "advtrain_grey_box_best": (0.15, "adversarial training: grey-box FR 0.15 at the best iteration"),
     },
     "ttww": {
         "fooling_ratio": (0.675, "FR 0.675"),
