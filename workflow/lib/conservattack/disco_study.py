@@ -75,7 +75,8 @@ def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, t
     fraction f keeps the first ceil(f * n) training events; the fractions are taken in increasing
     order and 1 is always one of them (the full-size detector). The table has one row per
     fraction: fraction, n_clean, n_adversarial (training events), detector_auroc on the test
-    subset (NaN for a fraction whose events include no fooled adversary). The metrics:
+    subset (NaN for a fraction whose events include no fooled adversary), and the detector's
+    best_epoch, epochs_run and val_auroc (validation: held-out training events). The metrics:
     detector_auroc, corrected_fooling_ratio and initial (plain) fooling ratio of the test
     adversaries, detector efficiencies at ``threshold``, and the full-size detector's training
     metrics.
@@ -107,7 +108,9 @@ def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, t
         score_clean = predict_proba(model, X_test_clean)
         score_adv = predict_proba(model, X_test_adv)
         rows.append({"fraction": f, "n_clean": int(y_tr.sum()), "n_adversarial": int((y_tr == 0).sum()),
-                     "detector_auroc": detector_auroc(score_clean, score_adv[fooled_test])})
+                     "detector_auroc": detector_auroc(score_clean, score_adv[fooled_test]),
+                     "best_epoch": metrics["best_epoch"], "epochs_run": metrics["epochs_run"],
+                     "val_auroc": metrics["val_auroc"]})
     full = {
         "detector_auroc": rows[-1]["detector_auroc"],
         "initial_fooling_ratio": float(fooled_test.mean()) if fooled_test.size else float("nan"),
