@@ -22,7 +22,11 @@ Engines (``attack(..., engine=...)``), all with the same decisions:
 - ``cpu``: the same loop compiled with numba (``conservattack.kernels``), bit-identical to numpy;
 - ``naive``: recomputes histograms and co-moments from scratch before every event, the cost of the
   paper's reference code (O(n d^2) per event); a baseline for benchmarks and a second oracle;
-- ``auto``: ``cpu``. ``optimize_already_fooled`` always runs on the numpy engine.
+- ``cuda``: the same loop on an NVIDIA GPU (``conservattack.cuda_engine``); with ``batch_events``
+  B > 1 it runs the approximate batched mode instead (B events against the same statistics);
+- ``auto``: ``cuda`` when numba finds a CUDA GPU, else ``cpu``. ``optimize_already_fooled``
+  always runs on the numpy engine.
+The model is evaluated where it lives: move it to the GPU yourself for GPU gradients.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from .params import AttackParams, ParameterError
 from .stats import RunningHistograms, RunningPearson, pearson_matrix
 
 
-ENGINES = ("auto", "cpu", "numpy", "naive")
+ENGINES = ("auto", "cpu", "cuda", "numpy", "naive")
 
 
 @dataclass
@@ -115,9 +119,10 @@ def _validate(model, X, y, mask):
 class _ConservAttack:
     """State of one attack: the set, its running statistics and the per-event move selection."""
 
-    def __init__(self, model, X, y, mask, params: AttackParams, engine: str = "numpy"):
+    def __init__(self, model, X, y, mask, params: AttackParams, engine: str = "numpy", batch_events: int = 0):
         self.model, self.X, self.y, self.mask, self.p = model, X, y, mask, params
         self.engine = engine
+        self.batch_events = batch_events
         self.n, self.d = X.shape
         self.X_clean = X.copy()
         self.lo, self.hi = X.min(axis=0), X.max(axis=0)
@@ -252,6 +257,8 @@ class _ConservAttack:
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
         if self.engine == "cpu" and pull.size == 0:
             moved = self._visit_compiled(visit, signs, bar)
+        elif self.engine == "cuda" and pull.size == 0:
+            moved = self._visit_cuda(visit, signs, bar)
         else:
             moved = self._visit_python(order, sign_of, signs, bar, naive=self.engine == "naive")
         pred = (predict_proba(self.model, self.X) >= 0.5).astype(np.int64)
@@ -301,6 +308,21 @@ class _ConservAttack:
             bar.update(events.size)
         return int(moved)
 
+    def _visit_cuda(self, visit, signs, bar, chunk: int = 65536) -> int:
+        from . import cuda_engine
+
+        moved = 0
+        for start in range(0, visit.size, chunk):
+            events = visit[start : start + chunk]
+            mc, st, U = self._draws(events.size)
+            sg = signs[start : start + chunk]
+            if self.batch_events > 1:
+                moved += cuda_engine.visit_batched(self, events, sg, mc, st, U, self.batch_events)
+            else:
+                moved += cuda_engine.visit_exact(self, events, sg, mc, st, U)
+            bar.update(events.size)
+        return moved
+
     def _draws(self, m: int):
         """Step sizes and uniforms for m visited events, drawn in the reference engine's order."""
         p, d = self.p, self.d
@@ -320,6 +342,24 @@ class _ConservAttack:
         return float(self.fooled[targeted].mean()) if targeted.any() else float("nan")
 
 
+def resolve_engine(engine: str) -> str:
+    """The engine ``engine`` names; ``auto`` becomes ``cuda`` when numba finds a CUDA GPU, else ``cpu``.
+
+    Raises ParameterError for an unknown name, and for ``cuda`` without a usable GPU.
+    """
+    if engine not in ENGINES:
+        raise ParameterError(f"unknown attack engine {engine!r}; expected one of {ENGINES}")
+    if engine in ("auto", "cuda"):
+        from .cuda_engine import SIMULATOR, available
+
+        if engine == "auto":
+            return "cuda" if available() and not SIMULATOR else "cpu"
+        if not available():
+            raise ParameterError("attack engine 'cuda' needs an NVIDIA GPU that numba can use; none was found "
+                                 "(use engine 'cpu' or 'auto')")
+    return engine
+
+
 def candidate_cost(params: AttackParams, jsd, fn):
     """A candidate's cost: alpha * JSD + beta * FN."""
     return params.alpha * jsd + params.beta * fn
@@ -333,6 +373,7 @@ def attack(
     mask=None,
     progress: bool = True,
     engine: str = "auto",
+    batch_events: int = 0,
 ) -> AttackResult:
     """Run CONSERVAttack on the set X with true labels y (SPEC section 2).
 
@@ -345,7 +386,10 @@ def attack(
     params : ``AttackParams`` or a mapping with its field names (unknown keys are an error).
     mask : optional (n,) bool, True for events that must not be perturbed.
     progress : show a tqdm bar per iteration (events done, current fooling ratio).
-    engine : ``auto`` (= ``cpu``), ``cpu``, ``numpy`` or ``naive``; same decisions (module docstring).
+    engine : ``auto`` (``cuda`` with a GPU, else ``cpu``), ``cpu``, ``cuda``, ``numpy`` or ``naive``;
+        same decisions (module docstring).
+    batch_events : ``cuda`` only: 0 or 1 = exact sequential visits (default); B > 1 = the batched
+        approximation, B events choosing against the same statistics.
 
     Returns
     -------
@@ -357,8 +401,11 @@ def attack(
         from .disco import DiscoAttack as state_type, disco_engine
 
         engine = disco_engine(engine)
-    if engine not in ENGINES:
-        raise ParameterError(f"unknown attack engine {engine!r}; expected one of {ENGINES}")
+    engine = resolve_engine(engine)
+    if isinstance(batch_events, bool) or not isinstance(batch_events, (int, np.integer)) or batch_events < 0:
+        raise ParameterError(f"batch_events must be an integer >= 0, got {batch_events!r}")
+    if batch_events > 1 and engine != "cuda":
+        raise ParameterError(f"batch_events = {batch_events} needs engine 'cuda' (got {engine!r})")
     X, y, mask = _validate(model, X, y, mask)
     predict_proba(model, X[: min(len(X), 1024)])  # rejects a model of the wrong output shape early
     # Constant features (e.g. zero padding) cannot move and have no correlation: the attack runs on
@@ -366,7 +413,7 @@ def attack(
     active = X.min(axis=0) != X.max(axis=0)
     inner = model if active.all() else _WithConstantColumns(model, active, X[0])
     state = (state_type if params.use_disco else _ConservAttack)(
-        inner, X[:, active], y, mask, params, engine="cpu" if engine == "auto" else engine)
+        inner, X[:, active], y, mask, params, engine=engine, batch_events=int(batch_events))
     history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
     X_adv = X.copy()
     X_adv[:, active] = state.X

@@ -128,7 +128,8 @@ def _deviation(row, reference, X, X_ref):
 
 
 def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0,
-        iterations: int | None = None, batches=()):
+        iterations: int | None = None, batches=(), emit=None):
+    """The benchmark rows; ``emit(row)`` is called as each row is complete (the CLI prints them)."""
     spec = CASES[case]
     d = spec["d"]
     params = AttackParams(**{**spec["params"], **({"n_iterations": iterations} if iterations else {})}, seed=seed)
@@ -157,8 +158,22 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
         naive_us = secs / visits * 1e6
         rows.append(dict(engine="naive", seconds=secs, event_visits=visits, iterations=1,
                          us_per_event_visit=naive_us, peak_mem_mb=peak, fooling_ratio=None))
+
+    def finish(r):  # fields known once the naive and cpu rows exist (they run first)
+        cpu_us = results["cpu"][0]["us_per_event_visit"] if "cpu" in results else None
+        r.update(device=device, case=case, n=n, d=d, K=candidate_count(params),
+                 rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                 threads=torch.get_num_threads(),
+                 ratio=(naive_us / r["us_per_event_visit"]) if naive_us else None,
+                 speedup_vs_cpu=(cpu_us / r["us_per_event_visit"]) if cpu_us else None)
+        if emit:
+            emit(r)
+
     results = {}
-    runs = [(e, 0) for e in engines if e != "naive"] + [("cuda", b) for b in batches]
+    for r in rows:
+        finish(r)
+    ordered = sorted((e for e in engines if e != "naive"), key=lambda e: e != "cpu")
+    runs = [(e, 0) for e in ordered] + [("cuda", b) for b in batches]
     for engine, batch in runs:
         tracemalloc.start()
         row, X_adv = _time_full(engine, model, X, y, params, batch_events=batch)
@@ -171,19 +186,13 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
             row["batch_events"] = batch
             exact = results.get("cuda") or results.get("cpu")
             if exact:
-                _deviation(row, *exact, X_adv, exact[1])
+                _deviation(row, exact[0], X_adv, exact[1])
         else:
             results[engine] = (row, X_adv)
             if engine == "cuda" and "cpu" in results:
                 _deviation(row, results["cpu"][0], X_adv, results["cpu"][1])
         rows.append(row)
-    cpu_us = results["cpu"][0]["us_per_event_visit"] if "cpu" in results else None
-    for r in rows:
-        r.update(device=device, case=case, n=n, d=d, K=candidate_count(params),
-                 rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                 threads=torch.get_num_threads(),
-                 ratio=(naive_us / r["us_per_event_visit"]) if naive_us else None,
-                 speedup_vs_cpu=(cpu_us / r["us_per_event_visit"]) if cpu_us else None)
+        finish(row)
     return rows
 
 
@@ -220,9 +229,8 @@ def main(argv=None) -> int:
         ap.error(f"--batch takes comma-separated integers, got {args.batch!r}")
     if any(b < 2 for b in batches):
         ap.error(f"--batch sizes must be >= 2, got {batches}")
-    for row in run(args.case, args.n or 50_000, engines, args.device, args.naive_events, args.seed, args.iterations,
-                   batches):
-        print(json.dumps(row), flush=True)
+    run(args.case, args.n or 50_000, engines, args.device, args.naive_events, args.seed, args.iterations, batches,
+        emit=lambda row: print(json.dumps(row), flush=True))
     return 0
 
 

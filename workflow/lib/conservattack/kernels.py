@@ -99,6 +99,111 @@ def _frob_lower_bound(s, a1, a2, e_j, Sjj, A_j, E_j, n):
     return math.sqrt(2.0) * lb if lb > 0.0 else 0.0
 
 
+@njit(cache=True, inline="always")
+def _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins):
+    """Per-event sums of stats.RunningPearson.event_terms and the event's bins (same operation order)."""
+    d = x.shape[0]
+    nb = edges.shape[1] - 1
+    for k in range(d):
+        u2[k] = 1.0 / S[k, k]
+    for k in range(d):
+        e[k] = x[k] - mu[k]
+    for k in range(d):
+        ue = u2[k] * e[k]
+        w[k] = ue * e[k]
+    wsum = w[0]
+    for k in range(1, d):
+        wsum += w[k]
+    for j in range(d):
+        a_acc = 0.0
+        b_acc = 0.0
+        for k in range(d):
+            sjk = S[j, k] if k != j else 0.0
+            ta = sjk * sjk * u2[k]
+            tb = sjk * (u2[k] * e[k])
+            if k == 0:
+                a_acc = ta
+                b_acc = tb
+            else:
+                a_acc += ta
+                b_acc += tb
+        A[j] = a_acc
+        B[j] = b_acc
+        E[j] = wsum - w[j]
+    for j in range(d):
+        old_bins[j] = _bin_of(x[j], edges, j, nb)
+
+
+@njit(cache=True, inline="always")
+def _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, terms_plus, terms_minus, term_sum,
+                mu, S, resum):
+    """Move event i (current values ``x``, bins ``old_bins``) to ``x_new`` and update the statistics
+    exactly (attacks._ConservAttack.apply); returns whether anything moved. ``resum``: a touched
+    feature's JS term sum is re-added over all bins, as the reference engine does; otherwise it is
+    corrected by the two changed terms (O(1) instead of O(bins), rounding differs by ulps)."""
+    n, d = X.shape
+    nb = counts.shape[1]
+    inv_n = 1.0 / n
+    any_change = False
+    for j in range(d):
+        if x_new[j] != x[j]:
+            any_change = True
+    if not any_change:
+        return False
+    for j in range(d):  # histogram counts first, then the terms of the touched bins
+        if x_new[j] != x[j]:
+            ob = old_bins[j]
+            nbin = _bin_of(x_new[j], edges, j, nb)
+            new_bins[j] = nbin
+            if ob != nbin:
+                counts[j, ob] -= 1
+                counts[j, nbin] += 1
+    for j in range(d):
+        if x_new[j] != x[j]:
+            ob = old_bins[j]
+            nbin = new_bins[j]
+            if ob != nbin:
+                # A bin's three terms are those of counts c - 1, c, c + 1: after the source bin lost
+                # one event its new "plus" term is its old term and its new term its old "minus" one,
+                # and the other way round for the target bin (the same values bit for bit), so
+                # only one term per bin needs a new logarithm.
+                change = terms_minus[j, ob] - terms[j, ob] + terms_plus[j, nbin] - terms[j, nbin]
+                terms_plus[j, ob] = terms[j, ob]
+                terms[j, ob] = terms_minus[j, ob]
+                terms_minus[j, ob] = _js_term(P[j, ob], max(counts[j, ob] - 1, 0) * inv_n)
+                terms_minus[j, nbin] = terms[j, nbin]
+                terms[j, nbin] = terms_plus[j, nbin]
+                terms_plus[j, nbin] = _js_term(P[j, nbin], (counts[j, nbin] + 1) * inv_n)
+                if resum:
+                    acc = terms[j, 0]
+                    for bb in range(1, nb):
+                        acc += terms[j, bb]
+                    term_sum[j] = acc
+                else:
+                    term_sum[j] += change
+    for j in range(d):  # co-moments, one feature at a time (stats.RunningPearson.move)
+        if x_new[j] != x[j]:
+            x_old = x[j]
+            xv = x_new[j]
+            delta = xv - x_old
+            mu_old = mu[j]
+            mu_new = mu_old + delta / n
+            for k in range(d):
+                e[k] = x[k] - mu[k]
+            Sjj_new = S[j, j] + delta * (xv - mu_new + x_old - mu_old)
+            for k in range(d):
+                if k != j:
+                    v = S[j, k] + delta * e[k]
+                    S[j, k] = v
+                    S[k, j] = v
+            S[j, j] = Sjj_new
+            mu[j] = mu_new
+            x[j] = xv
+    for j in range(d):
+        X[i, j] = x[j]
+    return True
+
+
 @njit(cache=True)
 def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts, P, terms,
                  terms_plus, terms_minus, term_sum, mu, S, alpha, beta, max_jsd, max_frob,
@@ -130,34 +235,7 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
         x = X[i].copy()
         s_ev = signs[t]
         # ---- per-event sums (stats.RunningPearson.event_terms)
-        for k in range(d):
-            u2[k] = 1.0 / S[k, k]
-        for k in range(d):
-            e[k] = x[k] - mu[k]
-        for k in range(d):
-            ue = u2[k] * e[k]
-            w[k] = ue * e[k]
-        wsum = w[0]
-        for k in range(1, d):
-            wsum += w[k]
-        for j in range(d):
-            a_acc = 0.0
-            b_acc = 0.0
-            for k in range(d):
-                sjk = S[j, k] if k != j else 0.0
-                ta = sjk * sjk * u2[k]
-                tb = sjk * (u2[k] * e[k])
-                if k == 0:
-                    a_acc = ta
-                    b_acc = tb
-                else:
-                    a_acc += ta
-                    b_acc += tb
-            A[j] = a_acc
-            B[j] = b_acc
-            E[j] = wsum - w[j]
-        for j in range(d):
-            old_bins[j] = _bin_of(x[j], edges, j, nb)
+        _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins)
         # ---- choose per feature (attacks._ConservAttack.choose)
         for j in range(d):
             s = s_ev[j]
@@ -258,54 +336,50 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                 found = True
             x_new[j] = best_val if found else xj
         # ---- apply (attacks._ConservAttack.apply)
-        any_change = False
+        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, terms_plus, terms_minus,
+                       term_sum, mu, S, True):
+            moved += 1
+    return moved
+
+
+@njit(cache=True)
+def apply_chosen(X, events, X_new, edges, counts, P, terms, terms_plus, terms_minus, term_sum, mu, S, max_jsd,
+                 max_frob, use_no_change):
+    """Apply moves chosen elsewhere (the batched GPU mode): event ``events[t]`` to ``X_new[t]``, in
+    order, with the exact running updates. With ``use_no_change`` a feature's move that is not
+    admissible against the statistics as they are now is dropped. Returns the events that moved.
+    The JS term sums are corrected in O(1) per move rather than re-added (the mode is approximate
+    anyway, and the attack re-synchronises every statistic once per iteration)."""
+    n, d = X.shape
+    nb = counts.shape[1]
+    two_ln2 = 2.0 * LN2
+    u2 = np.empty(d)
+    e = np.empty(d)
+    A = np.empty(d)
+    B = np.empty(d)
+    E = np.empty(d)
+    w = np.empty(d)
+    x_new = np.empty(d)
+    old_bins = np.empty(d, np.int64)
+    new_bins = np.empty(d, np.int64)
+    moved = 0
+    for t in range(events.shape[0]):
+        i = events[t]
+        x = X[i].copy()
+        _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins)
         for j in range(d):
-            if x_new[j] != x[j]:
-                any_change = True
-        if not any_change:
-            continue
-        moved += 1
-        for j in range(d):  # histogram counts first, then the terms of the touched bins
-            if x_new[j] != x[j]:
-                ob = old_bins[j]
-                nbin = _bin_of(x_new[j], edges, j, nb)
-                new_bins[j] = nbin
-                if ob != nbin:
-                    counts[j, ob] -= 1
-                    counts[j, nbin] += 1
-        for j in range(d):
-            if x_new[j] != x[j]:
-                ob = old_bins[j]
-                nbin = new_bins[j]
-                if ob != nbin:
-                    for bb in (ob, nbin):
-                        p = P[j, bb]
-                        c = counts[j, bb]
-                        terms[j, bb] = _js_term(p, c * inv_n)
-                        terms_plus[j, bb] = _js_term(p, (c + 1) * inv_n)
-                        terms_minus[j, bb] = _js_term(p, max(c - 1, 0) * inv_n)
-                    acc = terms[j, 0]
-                    for bb in range(1, nb):
-                        acc += terms[j, bb]
-                    term_sum[j] = acc
-        for j in range(d):  # co-moments, one feature at a time (stats.RunningPearson.move)
-            if x_new[j] != x[j]:
-                x_old = x[j]
-                xv = x_new[j]
-                delta = xv - x_old
-                mu_old = mu[j]
-                mu_new = mu_old + delta / n
-                for k in range(d):
-                    e[k] = x[k] - mu[k]
-                Sjj_new = S[j, j] + delta * (xv - mu_new + x_old - mu_old)
-                for k in range(d):
-                    if k != j:
-                        v = S[j, k] + delta * e[k]
-                        S[j, k] = v
-                        S[k, j] = v
-                S[j, j] = Sjj_new
-                mu[j] = mu_new
-                x[j] = xv
-        for j in range(d):
-            X[i, j] = x[j]
+            xv = X_new[t, j]
+            keep = True
+            if use_no_change and xv != x[j]:
+                a_bin = old_bins[j]
+                b = _bin_of(xv, edges, j, nb)
+                ts = term_sum[j]
+                sj = ts if b == a_bin else ts - terms[j, a_bin] + terms_minus[j, a_bin] + terms_plus[j, b] - terms[j, b]
+                jsd = math.sqrt(max(sj / two_ln2, 0.0))
+                fn = _frob(xv - x[j], e[j], S[j, j], A[j], B[j], E[j], n)
+                keep = jsd <= max_jsd and fn <= max_frob
+            x_new[j] = xv if keep else x[j]
+        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, terms_plus, terms_minus,
+                       term_sum, mu, S, False):
+            moved += 1
     return moved

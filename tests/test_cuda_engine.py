@@ -1,0 +1,79 @@
+"""The GPU engine (conservattack.cuda_engine).
+
+Without a GPU, its kernels still run: ``test_kernels_in_cuda_simulator`` executes them in numba's
+CUDA simulator and checks they decide as the cpu engine does. The tests marked ``gpu`` need an
+NVIDIA GPU and skip cleanly without one.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conservattack import AttackParams, ParameterError, attack
+from conservattack.cuda_engine import SIMULATOR, available
+
+from cuda_checks import MODES, check_batched_semantics, check_exact_matches_cpu, problem
+
+HAS_GPU = available() and not SIMULATOR
+gpu = pytest.mark.skipif(not HAS_GPU, reason="needs an NVIDIA GPU that numba can use")
+
+
+def test_kernels_in_cuda_simulator():
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    script = Path(__file__).with_name("cuda_checks.py")
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count("identical to the cpu engine") == len(MODES)
+
+
+@pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")
+def test_cuda_engine_without_gpu_is_a_clear_error(small_problem):
+    model, X, y = small_problem
+    with pytest.raises(ParameterError, match="'cuda' needs an NVIDIA GPU"):
+        attack(model, X, y, {"min_change": 0.01, "step": 0.01, "n_iterations": 1}, engine="cuda", progress=False)
+
+
+def test_batch_events_needs_the_cuda_engine(small_problem):
+    model, X, y = small_problem
+    with pytest.raises(ParameterError, match="batch_events = 8 needs engine 'cuda'"):
+        attack(model, X, y, {"min_change": 0.01, "step": 0.01}, engine="cpu", batch_events=8, progress=False)
+    with pytest.raises(ParameterError, match="batch_events must be an integer >= 0"):
+        attack(model, X, y, {"min_change": 0.01, "step": 0.01}, engine="cpu", batch_events=-1, progress=False)
+
+
+@gpu
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("seed", range(3))
+def test_gpu_exact_engine_is_bit_identical_to_cpu(mode, seed):
+    rng = np.random.default_rng(seed)
+    model, X, y, params = problem(int(rng.integers(200, 600)), int(rng.integers(3, 9)), seed, **MODES[mode])
+    params = AttackParams(**{**params.to_dict(), "n_iterations": 3, "step": 0.005, "num_bins": 30,
+                             "max_frob_single_change": 0.01})
+    mask = rng.random(len(X)) < 0.1
+    check_exact_matches_cpu(model, X, y, params, mask=mask)
+
+
+@gpu
+def test_gpu_exact_engine_on_a_higgs_like_grid():
+    """K = 2000 candidates per feature: most blocks are pruned, decisions stay those of the cpu engine."""
+    model, X, y, params = problem(3000, 12, seed=4)
+    params = AttackParams(min_change=0.0005, step=0.0005, n_iterations=2, num_bins=200, alpha=4.0, beta=1.0,
+                          max_jsd_single_change=0.006, max_frob_single_change=0.0005)
+    check_exact_matches_cpu(model, X, y, params)
+
+
+@gpu
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_gpu_batched_mode_semantics(mode):
+    check_batched_semantics(*problem(400, 5, seed=3, **MODES[mode]))
+
+
+@gpu
+def test_auto_engine_uses_the_gpu(small_problem):
+    from conservattack.attacks import resolve_engine
+
+    assert resolve_engine("auto") == "cuda"

@@ -1,0 +1,615 @@
+"""GPU (CUDA) engine of the attack: numba.cuda kernels on float64 device arrays.
+
+Two modes, chosen by ``batch_events`` in ``attacks.attack``:
+
+- exact (``batch_events`` 0 or 1, the default): one persistent thread block visits the events one
+  after another, exactly as the CPU engine does (``kernels.visit_events``). Within an event the
+  block works in parallel: one warp per feature scans that feature's candidates 32 at a time with
+  the CPU engine's exact pruning (a Frobenius lower bound per block of candidates, and branch and
+  bound against the best cost so far), and the joint move updates the statistics with one thread
+  per feature (histograms) and one per feature pair (co-moments), in the CPU engine's order of
+  floating-point operations. Every product is rounded on its own (``dmul_rn``): the GPU would
+  otherwise fuse multiply-adds and round differently from the CPU. Only ``log`` may differ by an
+  ulp (CUDA's libdevice vs the C library), in the JS terms of the bins an event moves between; a
+  decision could change only at an exact tie or a limit met to the last bit.
+- batched (``batch_events`` = B > 1): B events choose their moves at once on the GPU against the
+  same statistics, one thread block per event (the same per-event code). The host then applies the
+  moves one event after another, in event order, with the CPU engine's exact running updates
+  (``kernels.apply_chosen``), which also resolves conflicts deterministically: with
+  ``use_no_change``, a feature's move that is no longer admissible against the statistics as they
+  now are (earlier events of the batch having moved into the same bins or shifted the same
+  correlations) is dropped, so every applied move respects the per-move limits. The result is no
+  longer the sequential one: ``python -m conservattack.bench --batch B`` prints its deviation in
+  fooling ratio, JSD and FN. The next batch is chosen on the GPU while nothing else waits: the
+  host's apply step is O(d^2) per event, the GPU's choice O(d K).
+
+The random draws (step jitter, random-mode candidates) stay on the host generator, in the order of
+the CPU engine, so both engines see the same candidates.
+
+With ``NUMBA_ENABLE_CUDASIM=1`` the same kernels run in numba's CUDA simulator on the CPU (one warp
+per block, a shared-memory stand-in for warp shuffles); the tests use it to check the GPU code's
+decisions without a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from numba import config as numba_config
+from numba import cuda
+
+SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
+WARP = 32
+MAX_FEATURES = 256  # shared per-event arrays are sized at compile time
+BLOCK = 32  # candidates per pruning block: one per lane (doubling after each skipped block)
+MAX_BLOCK = 4096
+SAFETY = 1.0 + 1e-6  # as kernels.SAFETY: prune only when the bound clears the limit by far more than rounding
+LN2 = math.log(2.0)
+FULL_MASK = 0xFFFFFFFF
+# Threads per block, and the register cap per thread that lets that many launch (65536 per block).
+# The simulator runs one OS thread per GPU thread: one warp. CONSERVATTACK_CUDA_THREADS tunes it.
+THREADS = WARP if SIMULATOR else int(os.environ.get("CONSERVATTACK_CUDA_THREADS", "256"))
+MAX_REGISTERS = min(255, 65536 // THREADS)
+N_WARPS = THREADS // WARP
+SCRATCH4_WARPS = N_WARPS if SIMULATOR else 1  # shuffle stand-in memory: the simulator only
+
+
+def available() -> bool:
+    """True when a CUDA GPU is usable by numba (or the CUDA simulator is enabled)."""
+    if SIMULATOR:
+        return True
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # a driver that cannot be loaded counts as no GPU
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic shared by both modes. Products are rounded separately (no fused multiply-add).
+# ---------------------------------------------------------------------------------------------
+if SIMULATOR:
+
+    @cuda.jit(device=True)
+    def _mul(a, b):
+        return a * b
+
+    @cuda.jit(device=True)
+    def _xor_shuffle(v, m, scratch):
+        # Stand-in for shfl_xor_sync: the simulator runs one warp per block, so a block barrier is
+        # a warp barrier; the first barrier keeps the previous exchange's reads before this write.
+        tid = cuda.threadIdx.x
+        cuda.syncthreads()
+        scratch[tid] = v
+        cuda.syncthreads()
+        return scratch[tid ^ m]
+
+    @cuda.jit(device=True)
+    def _xor_shuffle4(c, a, i, v, m, scratch):
+        # four values through one pair of barriers (the simulator's barriers are what costs)
+        tid = cuda.threadIdx.x
+        cuda.syncthreads()
+        scratch[tid, 0] = c
+        scratch[tid, 1] = a
+        scratch[tid, 2] = i
+        scratch[tid, 3] = v
+        cuda.syncthreads()
+        o = tid ^ m
+        return scratch[o, 0], scratch[o, 1], scratch[o, 2], scratch[o, 3]
+
+else:  # pragma: no cover - needs a GPU
+    from numba.cuda import libdevice
+
+    @cuda.jit(device=True)
+    def _mul(a, b):
+        return libdevice.dmul_rn(a, b)
+
+    @cuda.jit(device=True)
+    def _xor_shuffle(v, m, scratch):
+        return cuda.shfl_xor_sync(FULL_MASK, v, m)
+
+    @cuda.jit(device=True)
+    def _xor_shuffle4(c, a, i, v, m, scratch):
+        return (cuda.shfl_xor_sync(FULL_MASK, c, m), cuda.shfl_xor_sync(FULL_MASK, a, m),
+                cuda.shfl_xor_sync(FULL_MASK, i, m), cuda.shfl_xor_sync(FULL_MASK, v, m))
+
+
+@cuda.jit(device=True)
+def _max(a, b):
+    # numba-cuda cannot compile the builtin max/min of two scalars as device code
+    return a if a >= b else b
+
+
+@cuda.jit(device=True)
+def _min(a, b):
+    return a if a <= b else b
+
+
+@cuda.jit(device=True)
+def _rel_entr(x, y):
+    if x > 0.0 and y > 0.0:
+        return _mul(x, math.log(x / y))
+    if x == 0.0 and y >= 0.0:
+        return 0.0
+    return math.inf
+
+
+@cuda.jit(device=True)
+def _js_term(p, q):
+    m = (p + q) / 2.0
+    return _rel_entr(p, m) + _rel_entr(q, m)
+
+
+@cuda.jit(device=True)
+def _bin_of(v, edges, j, nb):
+    first = edges[j, 0]
+    last = edges[j, nb]
+    idx = int(_mul(v - first, nb / (last - first)))
+    if idx == nb:
+        idx -= 1
+    if v < edges[j, idx]:
+        idx -= 1
+    if v >= edges[j, idx + 1] and idx != nb - 1:
+        idx += 1
+    return idx
+
+
+@cuda.jit(device=True)
+def _frob(D, e_j, Sjj, A_j, B_j, E_j, n):
+    dS = _mul(D, _mul(2.0, e_j) + _mul(D, 1.0 - 1.0 / n))
+    if Sjj + dS <= 0.0:
+        return math.inf
+    sq_old = math.sqrt(Sjj)
+    sq_new = math.sqrt(Sjj + dS)
+    r_new = 1.0 / sq_new
+    dr = -dS / _mul(_mul(sq_old, sq_new), sq_old + sq_new)
+    rD = _mul(r_new, D)
+    q = _mul(_mul(dr, dr), A_j) + _mul(_mul(_mul(_mul(2.0, dr), r_new), D), B_j) + _mul(_mul(rD, rD), E_j)
+    return math.sqrt(_mul(2.0, _max(q, 0.0)))
+
+
+@cuda.jit(device=True)
+def _frob_lower_bound(s, a1, a2, e_j, Sjj, A_j, E_j, n):
+    """A lower bound of the Frobenius norm for every move D = s*a, a in [a1, a2] (kernels'), with
+    a margin far above rounding: it only decides what is skipped, never a value."""
+    c = 1.0 - 1.0 / n
+    lo_dS = math.inf
+    hi_dS = -math.inf
+    for r in range(3):
+        a = a1 if r == 0 else (a2 if r == 1 else -e_j * s / c)
+        if a1 <= a <= a2:
+            v = 2.0 * e_j * s * a + c * a * a
+            lo_dS = _min(lo_dS, v)
+            hi_dS = _max(hi_dS, v)
+    if Sjj + lo_dS <= 0.0:
+        return 0.0
+    sq_old = math.sqrt(Sjj)
+    sq_new_min = math.sqrt(Sjj + lo_dS)
+    sq_new_max = math.sqrt(Sjj + hi_dS)
+    r_min = 1.0 / sq_new_max
+    dr_max = _max(abs(lo_dS), abs(hi_dS)) / (sq_old * sq_new_min * (sq_old + sq_new_min))
+    lb = a1 * r_min * math.sqrt(_max(E_j, 0.0)) - dr_max * math.sqrt(_max(A_j, 0.0))
+    return math.sqrt(2.0) * lb if lb > 0.0 else 0.0
+
+
+@cuda.jit(device=True)
+def _better(c1, a1, i1, c2, a2, i2):
+    """(c2, a2, i2) < (c1, a1, i1) lexicographically: lower cost, then smaller move, then index."""
+    return c2 < c1 or (c2 == c1 and (a2 < a1 or (a2 == a1 and i2 < i1)))
+
+
+@cuda.jit(device=True)
+def _warp_min(v, scratch):
+    m = 16
+    while m >= 1:
+        v = _min(v, _xor_shuffle(v, m, scratch))
+        m //= 2
+    return v
+
+
+@cuda.jit(device=True)
+def _warp_best(c, a, i, v, scratch4):
+    """Lexicographic minimum of (cost, |move|, index) over the warp, with its value; every lane
+    gets the same answer (butterfly over a total order)."""
+    m = 16
+    while m >= 1:
+        c2, a2, i2, v2 = _xor_shuffle4(c, a, i, v, m, scratch4)
+        if _better(c, a, i, c2, a2, i2):
+            c = c2
+            a = a2
+            i = i2
+            v = v2
+        m //= 2
+    return c, v
+
+
+# ---------------------------------------------------------------------------------------------
+# One feature of one event, chosen by one warp (attacks._ConservAttack.choose for column j)
+# ---------------------------------------------------------------------------------------------
+@cuda.jit(device=True)
+def _choose_feature(j, t, lane, xj, s, a_bin, e_j, Sjj, A_j, B_j, E_j, mcj, stj, U, random_mode, lo, hi,
+                    edges, terms, terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob,
+                    use_no_change, scratch, scratch4):
+    inf = math.inf
+    two_ln2 = 2.0 * LN2
+    lo_j = lo[j]
+    hi_j = hi[j]
+    ts = term_sum[j]
+    base = ts - terms[j, a_bin] + terms_minus[j, a_bin]
+    room = hi_j - xj if s > 0 else xj - lo_j
+    need_fallback = not use_no_change
+    best_c = inf
+    best_a = inf
+    best_i = inf
+    best_v = xj
+    fb_c = inf
+    fb_a = inf
+    fb_i = inf
+    fb_v = xj
+    if random_mode:
+        N = U.shape[2]
+        if room >= mcj:
+            for m0 in range(0, N, WARP):
+                m = m0 + lane
+                if m < N:
+                    D = _mul(s, mcj + _mul(U[t, j, m], room - mcj))
+                    xn = _min(_max(xj + D, lo_j), hi_j)
+                    b = _bin_of(xn, edges, j, nb)
+                    sj = ts if b == a_bin else base + terms_plus[j, b] - terms[j, b]
+                    jsd = math.sqrt(_max(sj / two_ln2, 0.0))
+                    if jsd <= max_jsd or need_fallback:
+                        fn = _frob(xn - xj, e_j, Sjj, A_j, B_j, E_j, n)
+                        cost = _mul(alpha, jsd) + _mul(beta, fn)
+                        ad = abs(D)
+                        fm = float(m)
+                        if jsd <= max_jsd and fn <= max_frob and _better(best_c, best_a, best_i, cost, ad, fm):
+                            best_c = cost
+                            best_a = ad
+                            best_i = fm
+                            best_v = xn
+                        if need_fallback and _better(fb_c, fb_a, fb_i, cost, ad, fm):
+                            fb_c = cost
+                            fb_a = ad
+                            fb_i = fm
+                            fb_v = xn
+    else:
+        # pass 0: the best admissible candidate, with pruning; pass 1 (only when nothing is
+        # admissible and use_no_change is off): every candidate's cost for the fallback
+        for passno in range(2):
+            if passno == 1:
+                found = _warp_min(best_c, scratch) < inf
+                if found or not need_fallback:
+                    break
+            k0 = 0
+            blk = BLOCK
+            next_check = 0
+            found = False
+            wbest = inf
+            while True:
+                if passno == 0 and k0 == next_check:
+                    # the block [k0, k0 + size) is judged on bounds every lane computes alike
+                    size = blk
+                    while size > BLOCK and not (lo_j <= xj + _mul(s, mcj + _mul(float(k0 + size - 1), stj)) <= hi_j):
+                        size //= 2
+                    a1 = mcj + _mul(float(k0), stj)
+                    a2 = mcj + _mul(float(k0 + size - 1), stj)
+                    xe = xj + _mul(s, a2)
+                    skip = False
+                    if lo_j <= xe <= hi_j:
+                        fn_lb = _frob_lower_bound(s, a1, a2, e_j, Sjj, A_j, E_j, n)
+                        if fn_lb > max_frob * SAFETY:
+                            skip = True
+                        elif found:
+                            b1 = _bin_of(xj + _mul(s, a1), edges, j, nb)
+                            b2 = _bin_of(xe, edges, j, nb)
+                            jsd_lb = inf
+                            for bb in range(_min(b1, b2) + lane, _max(b1, b2) + 1, WARP):
+                                sb = ts if bb == a_bin else base + terms_plus[j, bb] - terms[j, bb]
+                                jsd_lb = _min(jsd_lb, math.sqrt(_max(sb / two_ln2, 0.0)))
+                            jsd_lb = _warp_min(jsd_lb, scratch)
+                            skip = alpha * jsd_lb + beta * fn_lb / SAFETY > wbest * SAFETY
+                    if skip:
+                        k0 += size
+                        next_check = k0
+                        blk = _min(2 * blk, MAX_BLOCK)
+                        continue
+                    blk = BLOCK
+                    next_check = k0 + BLOCK
+                # the monotone grid ends in the first block whose last move leaves the bounds
+                x_last = xj + _mul(s, mcj + _mul(float(k0 + WARP - 1), stj))
+                last_block = not (x_last >= lo_j and x_last <= hi_j)
+                k = k0 + lane
+                D = _mul(s, mcj + _mul(float(k), stj))
+                xn = xj + D
+                if xn >= lo_j and xn <= hi_j:
+                    b = _bin_of(xn, edges, j, nb)
+                    sj = ts if b == a_bin else base + terms_plus[j, b] - terms[j, b]
+                    jsd = math.sqrt(_max(sj / two_ln2, 0.0))
+                    if jsd <= max_jsd or passno == 1:
+                        fn = _frob(xn - xj, e_j, Sjj, A_j, B_j, E_j, n)
+                        cost = _mul(alpha, jsd) + _mul(beta, fn)
+                        ad = abs(D)
+                        fk = float(k)
+                        if passno == 0:
+                            if jsd <= max_jsd and fn <= max_frob and _better(best_c, best_a, best_i, cost, ad, fk):
+                                best_c = cost
+                                best_a = ad
+                                best_i = fk
+                                best_v = xn
+                        elif _better(fb_c, fb_a, fb_i, cost, ad, fk):
+                            fb_c = cost
+                            fb_a = ad
+                            fb_i = fk
+                            fb_v = xn
+                if passno == 0:
+                    wbest = _warp_min(best_c, scratch)
+                    found = wbest < inf
+                if last_block:
+                    break
+                k0 += WARP
+    c, v = _warp_best(best_c, best_a, best_i, best_v, scratch4)
+    if c < inf:
+        return v
+    if need_fallback:
+        c, v = _warp_best(fb_c, fb_a, fb_i, fb_v, scratch4)
+        if c < inf:
+            return v
+    return xj
+
+
+# ---------------------------------------------------------------------------------------------
+# One event: per-event sums, the d choices, and (exact mode) the joint move
+# ---------------------------------------------------------------------------------------------
+@cuda.jit(device=True)
+def _event_terms(X, i, d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsum):
+    """Load event i and form stats.RunningPearson.event_terms (same operation order)."""
+    tid = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    for k in range(tid, d, T):
+        xs[k] = X[i, k]
+        u2[k] = 1.0 / S[k, k]
+        e[k] = X[i, k] - mu[k]
+    cuda.syncthreads()
+    for k in range(tid, d, T):
+        w[k] = _mul(_mul(u2[k], e[k]), e[k])
+    cuda.syncthreads()
+    if tid == 0:
+        acc = w[0]
+        for k in range(1, d):
+            acc += w[k]
+        wsum[0] = acc
+    cuda.syncthreads()
+    for j in range(tid, d, T):
+        a_acc = 0.0
+        b_acc = 0.0
+        for k in range(d):
+            sjk = S[j, k] if k != j else 0.0
+            ta = _mul(_mul(sjk, sjk), u2[k])
+            tb = _mul(sjk, _mul(u2[k], e[k]))
+            if k == 0:
+                a_acc = ta
+                b_acc = tb
+            else:
+                a_acc += ta
+                b_acc += tb
+        A[j] = a_acc
+        B[j] = b_acc
+        E[j] = wsum[0] - w[j]
+        old_bins[j] = _bin_of(xs[j], edges, j, nb)
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms,
+                  terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
+                  x_new, scratch, scratch4):
+    tid = cuda.threadIdx.x
+    lane = tid % WARP
+    warp = tid // WARP
+    n_warps = cuda.blockDim.x // WARP
+    for j in range(warp, d, n_warps):
+        v = _choose_feature(j, t, lane, xs[j], signs[t, j], old_bins[j], e[j], S[j, j], A[j], B[j], E[j],
+                            mc[t, j], st[t, j], U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus,
+                            term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
+                            scratch[warp], scratch4[warp % SCRATCH4_WARPS])
+        if lane == 0:
+            x_new[j] = v
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _apply_event(X, i, d, n, xs, x_new, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus,
+                 term_sum, mu, S, mu_new, e_old, e_cur, flag):
+    """attacks._ConservAttack.apply: histograms one thread per feature, co-moments one thread per
+    feature pair, each entry updated in the order the sequential per-feature updates would."""
+    tid = cuda.threadIdx.x
+    T = cuda.blockDim.x
+    inv_n = 1.0 / n
+    if tid == 0:
+        flag[0] = 0
+    cuda.syncthreads()
+    for j in range(tid, d, T):
+        x_old = xs[j]
+        xv = x_new[j]
+        mu_old = mu[j]
+        e_old[j] = x_old - mu_old
+        if xv != x_old:
+            flag[0] = 1
+            ob = old_bins[j]
+            nbin = _bin_of(xv, edges, j, nb)
+            if ob != nbin:
+                counts[j, ob] -= 1
+                counts[j, nbin] += 1
+                # terms of counts c - 1, c, c + 1 shift by one (kernels._apply_move)
+                terms_plus[j, ob] = terms[j, ob]
+                terms[j, ob] = terms_minus[j, ob]
+                terms_minus[j, ob] = _js_term(P[j, ob], _mul(float(_max(counts[j, ob] - 1, 0)), inv_n))
+                terms_minus[j, nbin] = terms[j, nbin]
+                terms[j, nbin] = terms_plus[j, nbin]
+                terms_plus[j, nbin] = _js_term(P[j, nbin], _mul(float(counts[j, nbin] + 1), inv_n))
+                acc = terms[j, 0]
+                for bb in range(1, nb):
+                    acc += terms[j, bb]
+                term_sum[j] = acc
+            delta = xv - x_old
+            m_new = mu_old + delta / n
+            mu_new[j] = m_new
+            e_cur[j] = xv - m_new
+            S[j, j] = S[j, j] + _mul(delta, xv - m_new + x_old - mu_old)
+        else:
+            mu_new[j] = mu_old
+            e_cur[j] = x_old - mu_old
+    cuda.syncthreads()
+    if flag[0] == 0:
+        return False
+    for q in range(tid, d * d, T):
+        a = q // d
+        b = q - a * d
+        if a < b:
+            da = x_new[a] - xs[a]
+            db = x_new[b] - xs[b]
+            if da != 0.0 or db != 0.0:
+                v = S[a, b]
+                if da != 0.0:  # a moves first: b still has its old value and mean
+                    v = v + _mul(da, e_old[b])
+                if db != 0.0:  # then b, seeing a's new value and mean
+                    v = v + _mul(db, e_cur[a])
+                S[a, b] = v
+                S[b, a] = v
+    for j in range(tid, d, T):
+        mu[j] = mu_new[j]
+        X[i, j] = x_new[j]
+    cuda.syncthreads()
+    return True
+
+
+@cuda.jit(**({} if SIMULATOR else {"max_registers": MAX_REGISTERS}))
+def visit_exact_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts, P, terms, terms_plus,
+                       terms_minus, term_sum, mu, S, alpha, beta, max_jsd, max_frob, use_no_change, moved):
+    """One block visits ``events`` in order (SPEC step 2), moving X and the statistics in place."""
+    n = X.shape[0]
+    d = X.shape[1]
+    nb = counts.shape[1]
+    xs = cuda.shared.array(MAX_FEATURES, np.float64)
+    e = cuda.shared.array(MAX_FEATURES, np.float64)
+    u2 = cuda.shared.array(MAX_FEATURES, np.float64)
+    w = cuda.shared.array(MAX_FEATURES, np.float64)
+    A = cuda.shared.array(MAX_FEATURES, np.float64)
+    B = cuda.shared.array(MAX_FEATURES, np.float64)
+    E = cuda.shared.array(MAX_FEATURES, np.float64)
+    x_new = cuda.shared.array(MAX_FEATURES, np.float64)
+    mu_new = cuda.shared.array(MAX_FEATURES, np.float64)
+    e_old = cuda.shared.array(MAX_FEATURES, np.float64)
+    e_cur = cuda.shared.array(MAX_FEATURES, np.float64)
+    old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
+    wsum = cuda.shared.array(1, np.float64)
+    flag = cuda.shared.array(1, np.int32)
+    scratch = cuda.shared.array((N_WARPS, WARP), np.float64)
+    scratch4 = cuda.shared.array((SCRATCH4_WARPS, WARP, 4), np.float64)
+    count = 0
+    for t in range(events.shape[0]):
+        i = events[t]
+        _event_terms(X, i, d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsum)
+        _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms,
+                      terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
+                      x_new, scratch, scratch4)
+        if _apply_event(X, i, d, n, xs, x_new, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus,
+                        term_sum, mu, S, mu_new, e_old, e_cur, flag):
+            count += 1
+    if cuda.threadIdx.x == 0:
+        moved[0] += count
+
+
+@cuda.jit(**({} if SIMULATOR else {"max_registers": MAX_REGISTERS}))
+def choose_batch_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus,
+                        term_sum, mu, S, n, alpha, beta, max_jsd, max_frob, use_no_change, X_new):
+    """Block t chooses the moves of ``events[t]`` against the statistics as they are (batched mode)."""
+    t = cuda.blockIdx.x
+    d = X.shape[1]
+    nb = terms.shape[1]
+    xs = cuda.shared.array(MAX_FEATURES, np.float64)
+    e = cuda.shared.array(MAX_FEATURES, np.float64)
+    u2 = cuda.shared.array(MAX_FEATURES, np.float64)
+    w = cuda.shared.array(MAX_FEATURES, np.float64)
+    A = cuda.shared.array(MAX_FEATURES, np.float64)
+    B = cuda.shared.array(MAX_FEATURES, np.float64)
+    E = cuda.shared.array(MAX_FEATURES, np.float64)
+    x_new = cuda.shared.array(MAX_FEATURES, np.float64)
+    old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
+    wsum = cuda.shared.array(1, np.float64)
+    scratch = cuda.shared.array((N_WARPS, WARP), np.float64)
+    scratch4 = cuda.shared.array((SCRATCH4_WARPS, WARP, 4), np.float64)
+    _event_terms(X, events[t], d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsum)
+    _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms,
+                  terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
+                  x_new, scratch, scratch4)
+    for j in range(cuda.threadIdx.x, d, cuda.blockDim.x):
+        X_new[t, j] = x_new[j]
+
+
+# ---------------------------------------------------------------------------------------------
+# Host side
+# ---------------------------------------------------------------------------------------------
+def _to_device(a):
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
+def _grid_placeholder(U, m):
+    # grid mode: U is never read, but a kernel argument cannot be empty
+    return np.zeros((m, 1, 1)) if U.shape[2] == 0 else U
+
+
+def _limits(p):
+    return (float(p.alpha), float(p.beta), float(p.max_jsd_single_change), float(p.max_frob_single_change),
+            bool(p.use_no_change))
+
+
+def visit_exact(state, events, signs, mc, st, U) -> int:
+    """Visit ``events`` of the attack ``state`` (an ``attacks._ConservAttack``) on the GPU, exactly;
+    the set and statistics go to the device and back. Returns the events that moved."""
+    if state.d > MAX_FEATURES:
+        raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
+    p, h, c = state.p, state.hist, state.pearson
+    dev = {name: _to_device(a) for name, a in dict(
+        X=state.X, counts=h.counts.astype(np.int64), terms=h.terms, terms_plus=h.terms_plus,
+        terms_minus=h.terms_minus, term_sum=h.term_sum, mu=c.mu, S=c.S).items()}
+    moved = _to_device(np.zeros(1, np.int64))
+    visit_exact_kernel[1, THREADS](
+        dev["X"], _to_device(events.astype(np.int64)), _to_device(signs), _to_device(mc), _to_device(st),
+        _to_device(_grid_placeholder(U, len(events))), bool(p.random_mode), _to_device(state.lo),
+        _to_device(state.hi), _to_device(h.edges), dev["counts"], _to_device(h.P), dev["terms"], dev["terms_plus"],
+        dev["terms_minus"], dev["term_sum"], dev["mu"], dev["S"], *_limits(p), moved)
+    state.X[...] = dev["X"].copy_to_host()
+    for target, name in ((h.counts, "counts"), (h.terms, "terms"), (h.terms_plus, "terms_plus"),
+                         (h.terms_minus, "terms_minus"), (h.term_sum, "term_sum"), (c.mu, "mu"), (c.S, "S")):
+        target[...] = dev[name].copy_to_host()
+    return int(moved.copy_to_host()[0])
+
+
+def visit_batched(state, events, signs, mc, st, U, batch: int) -> int:
+    """The batched mode over ``events``: per batch of ``batch`` events, the GPU chooses against the
+    current statistics and the host applies (``kernels.apply_chosen``). Returns the events that moved."""
+    from . import kernels
+
+    if state.d > MAX_FEATURES:
+        raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
+    p, h, c = state.p, state.hist, state.pearson
+    U = _grid_placeholder(U, len(events))
+    lo, hi, edges = _to_device(state.lo), _to_device(state.hi), _to_device(h.edges)
+    moved = 0
+    for start in range(0, len(events), batch):
+        ev = events[start : start + batch].astype(np.int64)
+        m = len(ev)
+        X_new = cuda.device_array((m, state.d), np.float64)
+        choose_batch_kernel[m, THREADS](
+            _to_device(state.X[ev]), _to_device(np.arange(m, dtype=np.int64)), _to_device(signs[start : start + m]),
+            _to_device(mc[start : start + m]), _to_device(st[start : start + m]), _to_device(U[start : start + m]),
+            bool(p.random_mode), lo, hi, edges, _to_device(h.terms), _to_device(h.terms_plus),
+            _to_device(h.terms_minus), _to_device(h.term_sum), _to_device(c.mu), _to_device(c.S), state.n,
+            *_limits(p), X_new)
+        moved += kernels.apply_chosen(state.X, ev, X_new.copy_to_host(), h.edges, h.counts, h.P, h.terms,
+                                      h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
+                                      float(p.max_jsd_single_change), float(p.max_frob_single_change),
+                                      bool(p.use_no_change))
+    return int(moved)
