@@ -29,7 +29,8 @@ with logged(snakemake.log[0]):
     model = load_model(inp.model)
     targets = attack_targets(y, predict_proba(model, X), cfg["target"])
     params = AttackParams.from_config(drawn, seed=p.attack_seed)
-    result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"))
+    result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"),
+                    batch_events=cfg.get("batch_events", 0))
     p_clean, p_adv = predict_proba(model, X[targets]), predict_proba(model, result.X_adv)
     write_parquet(adversaries_frame(events[EVENT].to_numpy()[targets], y[targets], features, X[targets],
                                     result.X_adv, result.fooled, p_clean, p_adv), snakemake.output.adversaries)

@@ -17,7 +17,8 @@ with logged(snakemake.log[0]):
     inp = load_attack_inputs(snakemake.input.events, snakemake.input.scaler, snakemake.input.model, cfg["target"])
     features, test, X, y, model, targets = inp.features, inp.events, inp.X, inp.y, inp.model, inp.targets
     params = AttackParams.from_config(cfg["params"], seed=seed)
-    result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"))
+    result = attack(model, X[targets], y[targets], params, progress=True, engine=cfg.get("engine", "auto"),
+                    batch_events=cfg.get("batch_events", 0))
     p_clean = predict_proba(model, X[targets])
     p_adv = predict_proba(model, result.X_adv)
     write_parquet(adversaries_frame(test[EVENT].to_numpy()[targets], y[targets], features, X[targets],

@@ -215,7 +215,6 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
     """
     n, d = X.shape
     nb = counts.shape[1]
-    inv_n = 1.0 / n
     two_ln2 = 2.0 * LN2
     moved = 0
     u2 = np.empty(d)
