@@ -40,6 +40,8 @@ import numpy as np
 from numba import config as numba_config
 from numba import cuda
 
+from . import kernels
+
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 WARP = 32
 MAX_FEATURES = 256  # shared per-event arrays are sized at compile time
@@ -53,6 +55,11 @@ FULL_MASK = 0xFFFFFFFF
 THREADS = WARP if SIMULATOR else int(os.environ.get("CONSERVATTACK_CUDA_THREADS", "256"))
 MAX_REGISTERS = min(255, 65536 // THREADS)
 N_WARPS = THREADS // WARP
+# rows of the per-event shared buffer: the event, its deviations, 1/S_kk, u2 e^2, the sums A, B, E,
+# the chosen values, and the apply step's new means and deviations before and after the move;
+# MISC holds the sum of w (0) and the "something moved" flag (1)
+XS, EV, U2, W, SA, SB, SE, XNEW, MU_NEW, E_OLD, E_CUR, MISC = range(12)
+N_BUFFERS = 12
 SCRATCH4_WARPS = N_WARPS if SIMULATOR else 1  # shuffle stand-in memory: the simulator only
 
 
@@ -141,18 +148,7 @@ def _js_term(p, q):
     return _rel_entr(p, m) + _rel_entr(q, m)
 
 
-@cuda.jit(device=True)
-def _bin_of(v, edges, j, nb):
-    first = edges[j, 0]
-    last = edges[j, nb]
-    idx = int(_mul(v - first, nb / (last - first)))
-    if idx == nb:
-        idx -= 1
-    if v < edges[j, idx]:
-        idx -= 1
-    if v >= edges[j, idx + 1] and idx != nb - 1:
-        idx += 1
-    return idx
+_bin_of = cuda.jit(device=True)(kernels.bin_of_impl)
 
 
 @cuda.jit(device=True)
@@ -169,28 +165,7 @@ def _frob(D, e_j, Sjj, A_j, B_j, E_j, n):
     return math.sqrt(_mul(2.0, _max(q, 0.0)))
 
 
-@cuda.jit(device=True)
-def _frob_lower_bound(s, a1, a2, e_j, Sjj, A_j, E_j, n):
-    """A lower bound of the Frobenius norm for every move D = s*a, a in [a1, a2] (kernels'), with
-    a margin far above rounding: it only decides what is skipped, never a value."""
-    c = 1.0 - 1.0 / n
-    lo_dS = math.inf
-    hi_dS = -math.inf
-    for r in range(3):
-        a = a1 if r == 0 else (a2 if r == 1 else -e_j * s / c)
-        if a1 <= a <= a2:
-            v = 2.0 * e_j * s * a + c * a * a
-            lo_dS = _min(lo_dS, v)
-            hi_dS = _max(hi_dS, v)
-    if Sjj + lo_dS <= 0.0:
-        return 0.0
-    sq_old = math.sqrt(Sjj)
-    sq_new_min = math.sqrt(Sjj + lo_dS)
-    sq_new_max = math.sqrt(Sjj + hi_dS)
-    r_min = 1.0 / sq_new_max
-    dr_max = _max(abs(lo_dS), abs(hi_dS)) / (sq_old * sq_new_min * (sq_old + sq_new_min))
-    lb = a1 * r_min * math.sqrt(_max(E_j, 0.0)) - dr_max * math.sqrt(_max(A_j, 0.0))
-    return math.sqrt(2.0) * lb if lb > 0.0 else 0.0
+_frob_lower_bound = cuda.jit(device=True)(kernels.frob_lower_bound_impl)
 
 
 @cuda.jit(device=True)
@@ -362,8 +337,9 @@ def _choose_feature(j, t, lane, xj, s, a_bin, e_j, Sjj, A_j, B_j, E_j, mcj, stj,
 # One event: per-event sums, the d choices, and (exact mode) the joint move
 # ---------------------------------------------------------------------------------------------
 @cuda.jit(device=True)
-def _event_terms(X, i, d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsum):
-    """Load event i and form stats.RunningPearson.event_terms (same operation order)."""
+def _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins):
+    """Load event i and form stats.RunningPearson.event_terms (same operation order) into ``buf``."""
+    xs, e, u2, w, A, B, E, wsum = buf[XS], buf[EV], buf[U2], buf[W], buf[SA], buf[SB], buf[SE], buf[MISC]
     tid = cuda.threadIdx.x
     T = cuda.blockDim.x
     for k in range(tid, d, T):
@@ -401,9 +377,9 @@ def _event_terms(X, i, d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsu
 
 
 @cuda.jit(device=True)
-def _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms,
-                  terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
-                  x_new, scratch, scratch4):
+def _choose_event(t, d, buf, S, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus,
+                  terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change, scratch, scratch4):
+    xs, e, A, B, E, x_new = buf[XS], buf[EV], buf[SA], buf[SB], buf[SE], buf[XNEW]
     tid = cuda.threadIdx.x
     lane = tid % WARP
     warp = tid // WARP
@@ -419,15 +395,16 @@ def _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mo
 
 
 @cuda.jit(device=True)
-def _apply_event(X, i, d, n, xs, x_new, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus,
-                 term_sum, mu, S, mu_new, e_old, e_cur, flag):
+def _apply_event(X, i, d, n, buf, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus, term_sum, mu,
+                 S):
     """attacks._ConservAttack.apply: histograms one thread per feature, co-moments one thread per
     feature pair, each entry updated in the order the sequential per-feature updates would."""
+    xs, x_new, mu_new, e_old, e_cur, flag = buf[XS], buf[XNEW], buf[MU_NEW], buf[E_OLD], buf[E_CUR], buf[MISC]
     tid = cuda.threadIdx.x
     T = cuda.blockDim.x
     inv_n = 1.0 / n
     if tid == 0:
-        flag[0] = 0
+        flag[1] = 0.0
     cuda.syncthreads()
     for j in range(tid, d, T):
         x_old = xs[j]
@@ -435,7 +412,7 @@ def _apply_event(X, i, d, n, xs, x_new, old_bins, edges, nb, counts, P, terms, t
         mu_old = mu[j]
         e_old[j] = x_old - mu_old
         if xv != x_old:
-            flag[0] = 1
+            flag[1] = 1.0
             ob = old_bins[j]
             nbin = _bin_of(xv, edges, j, nb)
             if ob != nbin:
@@ -461,7 +438,7 @@ def _apply_event(X, i, d, n, xs, x_new, old_bins, edges, nb, counts, P, terms, t
             mu_new[j] = mu_old
             e_cur[j] = x_old - mu_old
     cuda.syncthreads()
-    if flag[0] == 0:
+    if flag[1] == 0.0:
         return False
     for q in range(tid, d * d, T):
         a = q // d
@@ -491,31 +468,18 @@ def visit_exact_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, 
     n = X.shape[0]
     d = X.shape[1]
     nb = counts.shape[1]
-    xs = cuda.shared.array(MAX_FEATURES, np.float64)
-    e = cuda.shared.array(MAX_FEATURES, np.float64)
-    u2 = cuda.shared.array(MAX_FEATURES, np.float64)
-    w = cuda.shared.array(MAX_FEATURES, np.float64)
-    A = cuda.shared.array(MAX_FEATURES, np.float64)
-    B = cuda.shared.array(MAX_FEATURES, np.float64)
-    E = cuda.shared.array(MAX_FEATURES, np.float64)
-    x_new = cuda.shared.array(MAX_FEATURES, np.float64)
-    mu_new = cuda.shared.array(MAX_FEATURES, np.float64)
-    e_old = cuda.shared.array(MAX_FEATURES, np.float64)
-    e_cur = cuda.shared.array(MAX_FEATURES, np.float64)
+    buf = cuda.shared.array((N_BUFFERS, MAX_FEATURES), np.float64)
     old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
-    wsum = cuda.shared.array(1, np.float64)
-    flag = cuda.shared.array(1, np.int32)
     scratch = cuda.shared.array((N_WARPS, WARP), np.float64)
     scratch4 = cuda.shared.array((SCRATCH4_WARPS, WARP, 4), np.float64)
     count = 0
     for t in range(events.shape[0]):
         i = events[t]
-        _event_terms(X, i, d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsum)
-        _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms,
-                      terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
-                      x_new, scratch, scratch4)
-        if _apply_event(X, i, d, n, xs, x_new, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus,
-                        term_sum, mu, S, mu_new, e_old, e_cur, flag):
+        _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins)
+        _choose_event(t, d, buf, S, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus,
+                      terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change, scratch, scratch4)
+        if _apply_event(X, i, d, n, buf, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus, term_sum,
+                        mu, S):
             count += 1
     if cuda.threadIdx.x == 0:
         moved[0] += count
@@ -528,24 +492,15 @@ def choose_batch_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges,
     t = cuda.blockIdx.x
     d = X.shape[1]
     nb = terms.shape[1]
-    xs = cuda.shared.array(MAX_FEATURES, np.float64)
-    e = cuda.shared.array(MAX_FEATURES, np.float64)
-    u2 = cuda.shared.array(MAX_FEATURES, np.float64)
-    w = cuda.shared.array(MAX_FEATURES, np.float64)
-    A = cuda.shared.array(MAX_FEATURES, np.float64)
-    B = cuda.shared.array(MAX_FEATURES, np.float64)
-    E = cuda.shared.array(MAX_FEATURES, np.float64)
-    x_new = cuda.shared.array(MAX_FEATURES, np.float64)
+    buf = cuda.shared.array((N_BUFFERS, MAX_FEATURES), np.float64)
     old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
-    wsum = cuda.shared.array(1, np.float64)
     scratch = cuda.shared.array((N_WARPS, WARP), np.float64)
     scratch4 = cuda.shared.array((SCRATCH4_WARPS, WARP, 4), np.float64)
-    _event_terms(X, events[t], d, mu, S, edges, nb, xs, e, u2, w, A, B, E, old_bins, wsum)
-    _choose_event(t, d, xs, e, S, A, B, E, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms,
-                  terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
-                  x_new, scratch, scratch4)
+    _event_terms(X, events[t], d, mu, S, edges, nb, buf, old_bins)
+    _choose_event(t, d, buf, S, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus,
+                  terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change, scratch, scratch4)
     for j in range(cuda.threadIdx.x, d, cuda.blockDim.x):
-        X_new[t, j] = x_new[j]
+        X_new[t, j] = buf[XNEW, j]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,8 +545,6 @@ def visit_exact(state, events, signs, mc, st, U) -> int:
 def visit_batched(state, events, signs, mc, st, U, batch: int) -> int:
     """The batched mode over ``events``: per batch of ``batch`` events, the GPU chooses against the
     current statistics and the host applies (``kernels.apply_chosen``). Returns the events that moved."""
-    from . import kernels
-
     if state.d > MAX_FEATURES:
         raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
     p, h, c = state.p, state.hist, state.pearson

@@ -46,9 +46,10 @@ def _js_term(p, q):
     return _rel_entr(p, m) + _rel_entr(q, m)
 
 
-@njit(cache=True, inline="always")
-def _bin_of(v, edges, j, nb):
-    # stats.bin_index_rows (numpy.histogram's arithmetic and one-ulp corrections)
+def bin_of_impl(v, edges, j, nb):
+    """Bin of value v in row j of ``edges`` (``nb`` bins): stats.bin_index_rows, numpy.histogram's
+    arithmetic and one-ulp corrections. Plain Python, compiled for the CPU here and for the GPU in
+    ``cuda_engine`` (a product followed by a conversion: no fused multiply-add can change it)."""
     first = edges[j, 0]
     last = edges[j, nb]
     idx = int((v - first) * (nb / (last - first)))
@@ -59,6 +60,9 @@ def _bin_of(v, edges, j, nb):
     if v >= edges[j, idx + 1] and idx != nb - 1:
         idx += 1
     return idx
+
+
+_bin_of = njit(cache=True, inline="always")(bin_of_impl)
 
 
 @njit(cache=True, inline="always")
@@ -76,27 +80,41 @@ def _frob(D, e_j, Sjj, A_j, B_j, E_j, n):
     return math.sqrt(2.0 * max(q, 0.0))
 
 
-@njit(cache=True, inline="always")
-def _frob_lower_bound(s, a1, a2, e_j, Sjj, A_j, E_j, n):
-    """Lower bound of the Frobenius norm for every move D = s*a, a in [a1, a2] (a1 >= 0)."""
+def frob_lower_bound_impl(s, a1, a2, e_j, Sjj, A_j, E_j, n):
+    """Lower bound of the Frobenius norm for every move D = s*a, a in [a1, a2] (a1 >= 0).
+
+    It only decides which candidates are skipped (with a margin far above rounding), never a value.
+    Plain Python without builtin min/max (numba-cuda cannot compile those), compiled for the CPU
+    here and for the GPU in ``cuda_engine``.
+    """
     c = 1.0 - 1.0 / n
     # dS(a) = 2 e_j s a + c a^2 over [a1, a2]: extremes at the ends or at the vertex
     lo_dS = math.inf
     hi_dS = -math.inf
-    for a in (a1, a2, -e_j * s / c):
+    for r in range(3):
+        a = a1 if r == 0 else (a2 if r == 1 else -e_j * s / c)
         if a1 <= a <= a2:
             v = 2.0 * e_j * s * a + c * a * a
-            lo_dS = min(lo_dS, v)
-            hi_dS = max(hi_dS, v)
+            lo_dS = v if v < lo_dS else lo_dS
+            hi_dS = v if v > hi_dS else hi_dS
     if Sjj + lo_dS <= 0.0:
         return 0.0
     sq_old = math.sqrt(Sjj)
     sq_new_min = math.sqrt(Sjj + lo_dS)
     sq_new_max = math.sqrt(Sjj + hi_dS)
     r_min = 1.0 / sq_new_max
-    dr_max = max(abs(lo_dS), abs(hi_dS)) / (sq_old * sq_new_min * (sq_old + sq_new_min))
-    lb = a1 * r_min * math.sqrt(max(E_j, 0.0)) - dr_max * math.sqrt(max(A_j, 0.0))
+    dr_max = (abs(lo_dS) if abs(lo_dS) > abs(hi_dS) else abs(hi_dS)) / (sq_old * sq_new_min * (sq_old + sq_new_min))
+    lb = a1 * r_min * math.sqrt(E_j if E_j > 0.0 else 0.0) - dr_max * math.sqrt(A_j if A_j > 0.0 else 0.0)
     return math.sqrt(2.0) * lb if lb > 0.0 else 0.0
+
+
+_frob_lower_bound = njit(cache=True, inline="always")(frob_lower_bound_impl)
+
+
+@njit(cache=True)
+def _workspace(d):
+    """Per-event scratch arrays of the visiting loops: u2, e, A, B, E, w, x_new; old and new bins."""
+    return np.empty((7, d)), np.empty((2, d), np.int64)
 
 
 @njit(cache=True, inline="always")
@@ -217,15 +235,9 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
     nb = counts.shape[1]
     two_ln2 = 2.0 * LN2
     moved = 0
-    u2 = np.empty(d)
-    e = np.empty(d)
-    A = np.empty(d)
-    B = np.empty(d)
-    E = np.empty(d)
-    w = np.empty(d)
-    x_new = np.empty(d)
-    old_bins = np.empty(d, np.int64)
-    new_bins = np.empty(d, np.int64)
+    vec, bins = _workspace(d)
+    u2, e, A, B, E, w, x_new = vec[0], vec[1], vec[2], vec[3], vec[4], vec[5], vec[6]
+    old_bins, new_bins = bins[0], bins[1]
     N = U.shape[2]
     Dr = np.empty(N)
     order = np.empty(N, np.int64)
@@ -352,15 +364,9 @@ def apply_chosen(X, events, X_new, edges, counts, P, terms, terms_plus, terms_mi
     n, d = X.shape
     nb = counts.shape[1]
     two_ln2 = 2.0 * LN2
-    u2 = np.empty(d)
-    e = np.empty(d)
-    A = np.empty(d)
-    B = np.empty(d)
-    E = np.empty(d)
-    w = np.empty(d)
-    x_new = np.empty(d)
-    old_bins = np.empty(d, np.int64)
-    new_bins = np.empty(d, np.int64)
+    vec, bins = _workspace(d)
+    u2, e, A, B, E, w, x_new = vec[0], vec[1], vec[2], vec[3], vec[4], vec[5], vec[6]
+    old_bins, new_bins = bins[0], bins[1]
     moved = 0
     for t in range(events.shape[0]):
         i = events[t]
