@@ -161,6 +161,60 @@ def disco_enabled(dataset):
     return config[dataset].get("disco", {}).get("enabled", False)
 
 
+def disco(wildcards):
+    """The disco block of the rule's dataset."""
+    return ds(wildcards)["disco"]
+
+
+def disco_runs(dataset):
+    """The runs of the study: the first ``disco.runs`` of the dataset's runs (null: all)."""
+    k = config[dataset]["disco"]["runs"]
+    return runs(dataset)[: k if k else None]
+
+
+DISCO_ROLES = {
+    "attack": ("test", "attack"),
+    "detector_train": ("train", "detector_train_attack"),
+    "detector_test": ("test", "detector_test_attack"),
+}
+
+
+def disco_attack_config(wildcards):
+    """The attack block of one method and role; use_disco follows the method."""
+    c = disco(wildcards)
+    block = (
+        c["pearson_attack"]
+        if wildcards.method == "pearson"
+        else c[DISCO_ROLES[wildcards.role][1]]
+    )
+    return {
+        **block,
+        "params": {**block["params"], "use_disco": wildcards.method == "disco"},
+    }
+
+
+def disco_keys(dataset):
+    """(method, run) of every detector of the study, in input order."""
+    return [(m, r) for m in ("disco", "pearson") for r in disco_runs(dataset)]
+
+
+def disco_inputs(pattern):
+    """One path per (method, run); ``role`` is the main attack's (Pearson: its test attack)."""
+
+    def paths(wildcards):
+        return [
+            pattern.format(
+                dataset=wildcards.dataset,
+                method=m,
+                run=r,
+                role="attack" if m == "disco" else "detector_test",
+            )
+            for m, r in disco_keys(wildcards.dataset)
+        ]
+
+    return paths
+
+
 def detector_enabled(dataset):
     return config[dataset].get("detector", {}).get("enabled", False)
 
