@@ -50,7 +50,8 @@ def test_reduced_higgs_path_on_the_real_sample(tmp_path):
                             "attack": {"params": {"min_change": 0.0005, "step": 0.0005, "n_iterations": 2,
                                                   "num_bins": 200, "alpha": 4.0, "beta": 1.0,
                                                   "max_jsd_single_change": 0.006,
-                                                  "max_frob_single_change": 0.0002}}})
+                                                  "max_frob_single_change": 0.0002}},
+                            "adversarial_training": {"iterations": 2}})
     smk(wd, "--configfile", cfg)
     d = wd / "results" / "higgs"
     data = json.loads((d / "data" / "data.json").read_text())
@@ -62,7 +63,12 @@ def test_reduced_higgs_path_on_the_real_sample(tmp_path):
     assert summary.loc["fooling_ratio", "paper"] == pytest.approx(0.89)
     assert summary.loc["fooling_ratio_sr", "ours_mean"] > summary.loc["fooling_ratio_cr", "ours_mean"]
     assert summary.index.is_unique
-    for fig in ("marginals", "correlation_matrices", "metrics_per_run", "restricted_fooling", "restricted_jsd_fn"):
+    # adversarial training with the SPEC's test row and ranges, beside the paper's grey-box numbers
+    assert summary.loc["advtrain_grey_box_best", "paper"] == pytest.approx(0.15)
+    assert 0 <= summary.loc["advtrain_grey_box_best", "ours_mean"] <= summary.loc["advtrain_grey_box_mean", "ours_mean"]
+    assert summary.loc["advtrain_white_box_base", "ours_mean"] > 0
+    for fig in ("marginals", "correlation_matrices", "metrics_per_run", "restricted_fooling", "restricted_jsd_fn",
+                "adversarial_training"):
         assert (d / "figures" / f"{fig}.pdf").stat().st_size > 1000
 
 
