@@ -170,3 +170,24 @@ def test_snakemake_lint_is_clean(tmp_path):
     proc = smk(wd, "--lint")
     out = proc.stdout + proc.stderr
     assert "Congratulations, your workflow is in a good condition!" in out, out[-3000:]
+
+
+def test_html_report_holds_every_figure_by_study_with_captions(done_run):
+    """`snakemake --report`: one self-contained HTML file (images inline, nothing fetched), every
+    study a category, captions with the parameters and the paper's number beside ours."""
+    import re
+
+    smk(done_run, "--configfile", ".test/config.yaml", "--report", "report.html")
+    html = (done_run / "report.html").read_text()
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//', html), "the report must not load anything"
+    for category in ("0. Summary and verdict", "1. Attack", "3. Augmentation", "4. Adversarial training",
+                     "5-7. Adversarial detector", "8. Donut illustration"):
+        assert category in html, category
+    d = done_run / "results" / "donut" / "figures"
+    for png in d.glob("*.png"):  # every figure, inline
+        assert f'"{png.name}"' in html and f"filename={png.name};base64," in html, png.name
+    assert "Fooling ratio, mean JSD of the marginals" in html  # metrics_per_run.rst
+    assert "Repeated misclassification (dataset" in html  # repeated_misclassification.rst
+    assert "<strong>paper</strong> 0.354 (initial fooling ratio 0.354)" in html
+    assert re.search(r"<strong>ours</strong> 0\.\d+ \\u00b1 0\.\d+ \(2 runs\)", html)
+    assert "results/donut/summary.csv (ours: mean, std, min, max over runs" in html  # workflow.rst's table

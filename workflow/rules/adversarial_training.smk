@@ -173,7 +173,7 @@ rule plot_adversarial_training:
         per_run="results/{dataset}/adversarial_training/metrics_per_run.csv",
         iterations="results/{dataset}/adversarial_training/iterations.csv",
     output:
-        multiext("results/{dataset}/figures/adversarial_training", ".png", ".pdf"),
+        figure("adversarial_training", "adversarial_training"),
     log:
         "results/{dataset}/logs/plot_adversarial_training.log",
     conda:
@@ -182,5 +182,7 @@ rule plot_adversarial_training:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        numbers=report_numbers,
     script:
         "../../scripts/plot_adversarial_training.py"

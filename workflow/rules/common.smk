@@ -18,6 +18,7 @@ os.environ.update(
 
 from conservattack.deps import module_dependencies  # noqa: E402
 from conservattack.higgs import higgs_files  # noqa: E402
+from conservattack.report import ReportNumbers  # noqa: E402
 from conservattack.seeds import derived_seed  # noqa: E402
 from conservattack.ttww import config_key as ttww_config_key  # noqa: E402
 from conservattack.ttww import local_inputs as ttww_local_inputs  # noqa: E402
@@ -264,3 +265,37 @@ def ttww_inputs(name):
             + (" (or ttww.real_data: null for no real data)" if name == "real" else "")
         )
     return [f"{config['ttww']['opendata']['dest']}/{name}/manifest.json"]
+
+
+# The HTML report (`snakemake --report report.html`): each figure's PNG is flagged with its
+# caption (workflow/report/<figure>.rst), its study as category and its dataset as subcategory.
+STUDIES = {
+    "attack": "1. Attack",
+    "restricted": "2. Restricted attack",
+    "augmentation": "3. Augmentation",
+    "adversarial_training": "4. Adversarial training",
+    "detector": "5-7. Adversarial detector",
+    "donut": "8. Donut illustration",
+    "disco": "9. Distance correlation",
+    "summary": "0. Summary and verdict",
+}
+
+
+def figure(name, study):
+    """A figure's outputs: the PNG flagged for the report, and the PDF."""
+    stem = f"results/{{dataset}}/figures/{name}"
+    return [
+        snakemake.io.report(
+            f"{stem}.png",
+            caption=f"../report/{name}.rst",
+            category=STUDIES[study],
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": name},
+        ),
+        f"{stem}.pdf",
+    ]
+
+
+def report_numbers(wildcards):
+    """Our numbers beside the paper's, read when a caption is rendered (conservattack.report)."""
+    return ReportNumbers(wildcards.dataset)

@@ -148,7 +148,7 @@ rule plot_augmentation:
         lib("plot_augmentation"),
         per_run="results/{dataset}/augmentation/metrics_per_run.csv",
     output:
-        multiext("results/{dataset}/figures/augmentation_auroc", ".png", ".pdf"),
+        figure("augmentation_auroc", "augmentation"),
     log:
         "results/{dataset}/logs/plot_augmentation.log",
     conda:
@@ -157,5 +157,7 @@ rule plot_augmentation:
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        numbers=report_numbers,
     script:
         "../../scripts/plot_augmentation.py"

@@ -141,10 +141,10 @@ rule plot_detector:
         repeated="results/{dataset}/detector/repeated_misclassification.csv",
         acceptance="results/{dataset}/detector/acceptance.csv",
     output:
-        multiext("results/{dataset}/figures/detector_per_run", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/detector_cross_run", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/repeated_misclassification", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/clean_acceptance", ".png", ".pdf"),
+        figure("detector_per_run", "detector"),
+        figure("detector_cross_run", "detector"),
+        figure("repeated_misclassification", "detector"),
+        figure("clean_acceptance", "detector"),
     log:
         "results/{dataset}/logs/plot_detector.log",
     conda:
@@ -153,6 +153,8 @@ rule plot_detector:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        numbers=report_numbers,
     script:
         "../../scripts/plot_detector.py"
 
@@ -166,7 +168,7 @@ rule plot_detector_point_clouds:
         detector="results/{dataset}/runs/run0/detector/detector.pt",
         scaler="results/{dataset}/data/scaler.json",
     output:
-        multiext("results/{dataset}/figures/detector_point_clouds", ".png", ".pdf"),
+        figure("detector_point_clouds", "donut"),
     log:
         "results/{dataset}/logs/plot_detector_point_clouds.log",
     conda:
@@ -176,6 +178,7 @@ rule plot_detector_point_clouds:
         mem_mb=1000,
         runtime=10,
     params:
+        numbers=report_numbers,
         threshold=lambda w: ds(w)["detector"]["threshold"],
     script:
         "../../scripts/plot_detector_point_clouds.py"
@@ -190,7 +193,13 @@ rule verdict:
         meta="results/{dataset}/detector/detector.json",
         real_vs_sim="results/{dataset}/detector/real_vs_simulated.csv",
     output:
-        "results/{dataset}/verdict.md",
+        report(
+            "results/{dataset}/verdict.md",
+            caption="../report/verdict.rst",
+            category=STUDIES["summary"],
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "verdict"},
+        ),
     log:
         "results/{dataset}/logs/verdict.log",
     conda:
@@ -200,6 +209,7 @@ rule verdict:
         mem_mb=500,
         runtime=5,
     params:
+        numbers=report_numbers,
         budget=lambda w: ds(w)["verdict"]["systematics_budget"],
         dataset=lambda w: w.dataset,
     script:

@@ -153,10 +153,10 @@ rule plot_disco:
             else []
         ),
     output:
-        multiext("results/{dataset}/figures/disco_matrices", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/disco_marginals", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/disco_auroc_vs_size", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/disco_vs_pearson", ".png", ".pdf"),
+        figure("disco_matrices", "disco"),
+        figure("disco_marginals", "disco"),
+        figure("disco_auroc_vs_size", "disco"),
+        figure("disco_vs_pearson", "disco"),
     log:
         "results/{dataset}/logs/plot_disco.log",
     conda:
@@ -166,6 +166,7 @@ rule plot_disco:
         mem_mb=1000,
         runtime=10,
     params:
+        numbers=report_numbers,
         dataset=lambda w: w.dataset,
     script:
         "../../scripts/plot_disco.py"

@@ -10,7 +10,7 @@ rule plot_point_clouds:
         test="results/{dataset}/data/test.parquet",
         scaler="results/{dataset}/data/scaler.json",
     output:
-        multiext("results/{dataset}/figures/point_clouds", ".png", ".pdf"),
+        figure("point_clouds", "donut"),
     log:
         "results/{dataset}/logs/plot_point_clouds.log",
     conda:
@@ -19,6 +19,8 @@ rule plot_point_clouds:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        numbers=report_numbers,
     script:
         "../../scripts/plot_point_clouds.py"
 
@@ -33,8 +35,8 @@ rule plot_attack_run:
         test="results/{dataset}/data/test.parquet",
         scaler="results/{dataset}/data/scaler.json",
     output:
-        multiext("results/{dataset}/figures/marginals", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/correlation_matrices", ".png", ".pdf"),
+        figure("marginals", "attack"),
+        figure("correlation_matrices", "attack"),
     log:
         "results/{dataset}/logs/plot_attack_run.log",
     conda:
@@ -44,6 +46,7 @@ rule plot_attack_run:
         mem_mb=2000,
         runtime=10,
     params:
+        numbers=report_numbers,
         dataset=lambda w: w.dataset,
     script:
         "../../scripts/plot_attack_run.py"
@@ -60,9 +63,9 @@ rule plot_runs:
             "results/{{dataset}}/runs/run{run}/attack/attack.json", run=runs(w.dataset)
         ),
     output:
-        multiext("results/{dataset}/figures/metrics_per_run", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/cross_run_fooling", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/fooling_vs_iteration", ".png", ".pdf"),
+        figure("metrics_per_run", "attack"),
+        figure("cross_run_fooling", "attack"),
+        figure("fooling_vs_iteration", "attack"),
     log:
         "results/{dataset}/logs/plot_runs.log",
     conda:
@@ -71,6 +74,8 @@ rule plot_runs:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        numbers=report_numbers,
     script:
         "../../scripts/plot_runs.py"
 
@@ -103,7 +108,13 @@ rule summary:
             else []
         ),
     output:
-        "results/{dataset}/summary.csv",
+        report(
+            "results/{dataset}/summary.csv",
+            caption="../report/summary.rst",
+            category=STUDIES["summary"],
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "table": "summary"},
+        ),
     log:
         "results/{dataset}/logs/summary.log",
     conda:
@@ -124,8 +135,8 @@ rule plot_restricted:
         lib("plot_restricted"),
         per_run="results/{dataset}/restricted/metrics_per_run.csv",
     output:
-        multiext("results/{dataset}/figures/restricted_fooling", ".png", ".pdf"),
-        multiext("results/{dataset}/figures/restricted_jsd_fn", ".png", ".pdf"),
+        figure("restricted_fooling", "restricted"),
+        figure("restricted_jsd_fn", "restricted"),
     log:
         "results/{dataset}/logs/plot_restricted.log",
     conda:
@@ -134,5 +145,7 @@ rule plot_restricted:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        numbers=report_numbers,
     script:
         "../../scripts/plot_restricted.py"

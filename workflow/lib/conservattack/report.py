@@ -1,0 +1,77 @@
+"""Numbers for the captions of ``snakemake --report``: ours beside the paper's.
+
+A figure rule passes ``ReportNumbers(dataset)`` as a parameter; its caption (workflow/report/*.rst,
+Jinja) calls ``rst(...)`` or ``means(...)``. The files are read only then, when the report is
+rendered after the run, so building the DAG reads nothing, and the object's ``repr`` is stable
+(Snakemake leaves such parameters out of its rerun trigger).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .paper import PAPER_NUMBERS
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    x = float(x)
+    return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.2e}"
+
+
+class ReportNumbers:
+    """Our numbers of one dataset (``results/<dataset>/...``) for report captions."""
+
+    def __init__(self, dataset: str, root: str = "results"):
+        self.dataset = dataset
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"ReportNumbers({self.dataset!r})"
+
+    __str__ = __repr__
+
+    def _path(self, relpath: str) -> Path:
+        return Path(self.root) / self.dataset / relpath
+
+    def summary(self) -> pd.DataFrame | None:
+        path = self._path("summary.csv")
+        return pd.read_csv(path).set_index("metric") if path.is_file() else None
+
+    def line(self, metric: str) -> str:
+        """``metric: ours mean ± std (n runs); paper value (statement)``."""
+        table = self.summary()
+        pv, ptxt = PAPER_NUMBERS.get(self.dataset, {}).get(metric, (None, ""))
+        if table is not None and metric in table.index and not pd.isna(table.loc[metric, "ours_mean"]):
+            row = table.loc[metric]
+            ours = f"{_fmt(row.ours_mean)}"
+            if not pd.isna(row.ours_std):
+                ours += f" ± {_fmt(row.ours_std)}"
+            ours += f" ({int(row.n_runs)} runs)"
+        else:
+            ours = "not computed by this configuration"
+        paper = f"{_fmt(pv)}" if pv is not None else ""
+        if ptxt:
+            paper = f"{paper} ({ptxt})" if paper else ptxt
+        return f"``{metric}``: **ours** {ours}; **paper** {paper or 'no number for this dataset'}"
+
+    def rst(self, *metrics: str) -> str:
+        """An RST bullet list, one ``line`` per metric."""
+        return "\n".join(f"- {self.line(m)}" for m in metrics) + "\n"
+
+    def means(self, relpath: str, by: str, columns) -> str:
+        """An RST bullet list of the mean of ``columns`` per ``by`` group of a per-run CSV."""
+        path = self._path(relpath)
+        if not path.is_file():
+            return f"- {relpath}: not computed by this configuration\n"
+        df = pd.read_csv(path)
+        cols = [c for c in columns if c in df.columns]
+        lines = []
+        for key, part in df.groupby(by):
+            values = ", ".join(f"``{c}`` {_fmt(part[c].mean())}" for c in cols)
+            lines.append(f"- {by} {key} (mean over {len(part)} runs): {values}")
+        return "\n".join(lines) + "\n"
