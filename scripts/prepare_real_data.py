@@ -6,6 +6,7 @@ from conservattack.real_data import prepare_real_events
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
-    real = prepare_real_events(snakemake.input.real, MinMaxScaler.load(snakemake.input.scaler))
+    real = prepare_real_events(snakemake.input.real, MinMaxScaler.load(snakemake.input.scaler),
+                               snakemake.params.tree)
     print(f"{len(real)} real events")
     write_parquet(real, snakemake.output[0])

@@ -51,7 +51,7 @@ GPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversa
                "disco_detector", "attack", "restricted_attack", "adversarial_training_attack"}
 # The others: downloads, data preparation, evaluation of trained models, tables, figures.
 CPU_SCRIPTS = {"download_higgs", "prepare_higgs", "prepare_donut", "download_ttww", "prepare_ttww",
-               "prepare_ttww_real", "prepare_real_data", "augmentation_subset", "best_cut", "cross_run_fooling",
+               "prepare_ttww_real", "prepare_real_data", "prepare_custom", "import_model", "augmentation_subset", "best_cut", "cross_run_fooling",
                "restricted_metrics", "evaluate_detectors", "augmentation_metrics", "adversarial_training_evaluate",
                "adversarial_training_metrics", "disco_metrics", "verdict", "summary", "plot_point_clouds",
                "plot_attack_run", "plot_runs", "plot_restricted", "plot_detector", "plot_detector_point_clouds",

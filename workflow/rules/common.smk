@@ -20,6 +20,7 @@ from conservattack.deps import module_dependencies  # noqa: E402
 from conservattack.higgs import higgs_files  # noqa: E402
 from conservattack.report import ReportNumbers  # noqa: E402
 from conservattack.seeds import derived_seed  # noqa: E402
+from conservattack.userconfig import check_custom_config  # noqa: E402
 from conservattack.ttww import config_key as ttww_config_key  # noqa: E402
 from conservattack.ttww import local_inputs as ttww_local_inputs  # noqa: E402
 from conservattack.ttww import sample_config as ttww_sample_config  # noqa: E402

@@ -80,6 +80,9 @@ rule prepare_real_data:
     resources:
         mem_mb=by_input_size(2000, 10),
         runtime=by_input_size(10, 0.5),
+    params:
+        # ROOT real data (the analyst toolkit): the tree to read
+        tree=lambda w: ds(w).get("real_tree") or ds(w).get("data", {}).get("tree"),
     script:
         "../../scripts/prepare_real_data.py"
 

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import time
+import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -165,8 +166,23 @@ def save_model(model: PaperMLP, path, metadata: Mapping[str, Any]) -> None:
     path.with_suffix(".json").write_text(json.dumps({"n_inputs": model.n_inputs, **metadata}, indent=2))
 
 
-def load_model(path) -> PaperMLP:
-    """Load a model written by ``save_model``, in eval mode."""
+def is_torchscript(path) -> bool:
+    """Whether ``path`` is a TorchScript archive (``torch.jit.save``), not a ``save_model`` file."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.split("/")[1:2] == ["code"] for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def load_model(path) -> nn.Module:
+    """Load a model written by ``save_model``, in eval mode; or a TorchScript model (the analyst
+    toolkit's imported model, conservattack.userdata), which takes the scaled features as well."""
+    if is_torchscript(path):
+        try:
+            return torch.jit.load(str(path), map_location="cpu").eval()
+        except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+            raise ValueError(f"{path}: cannot load the TorchScript model ({exc})") from exc
     try:
         blob = torch.load(Path(path), map_location="cpu", weights_only=True)
         model = PaperMLP(int(blob["n_inputs"]))

@@ -11,13 +11,17 @@ from .preprocessing import MinMaxScaler, scale_frame
 from .tables import EVENT
 
 
-def read_real_events(path, features) -> pd.DataFrame:
-    """Read real events (Parquet, or CSV / CSV.gz) holding the dataset's ``features`` in physical
-    units; other columns are ignored. Missing columns and non-finite values are errors naming the
-    file and the column."""
+def read_real_events(path, features, tree: str | None = None) -> pd.DataFrame:
+    """Read real events (Parquet, CSV / CSV.gz, or a ROOT TTree: ``tree``, or the file's only
+    one) holding the dataset's ``features`` in physical units; other columns are ignored. Missing
+    columns and non-finite values are errors naming the file and the column."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"real-data file {path} does not exist (config <dataset>.real_data)")
+    if path.suffix == ".root":
+        from .userdata import read_events
+
+        return read_events(path, features, None, "root", tree)
     try:
         df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
@@ -37,6 +41,6 @@ def read_real_events(path, features) -> pd.DataFrame:
     return out
 
 
-def prepare_real_events(path, scaler: MinMaxScaler) -> pd.DataFrame:
+def prepare_real_events(path, scaler: MinMaxScaler, tree: str | None = None) -> pd.DataFrame:
     """Real events scaled with the simulation's training-split scaler (values may leave [0, 1])."""
-    return scale_frame(read_real_events(path, scaler.features), scaler)
+    return scale_frame(read_real_events(path, scaler.features, tree), scaler)

@@ -1,0 +1,22 @@
+"""Rule prepare_custom: read and check the analyst's events, split once (stratified), min-max scale."""
+
+from conservattack.io import write_json, write_parquet
+from conservattack.preprocessing import SPLITS, MinMaxScaler, scale_frame, stratified_split
+from conservattack.provenance import provenance
+from conservattack.runlog import logged
+from conservattack.userdata import read_events
+
+with logged(snakemake.log[0]):
+    p = snakemake.params
+    data = p.data
+    df = read_events(snakemake.input.events, data["features"], data["label"], data["format"], data["tree"])
+    parts = stratified_split(df, p.split, seed=p.seed)
+    scaler = MinMaxScaler.fit(parts["train"], data["features"])
+    scaled = {name: scale_frame(parts[name], scaler) for name in SPLITS}  # all checks pass before writing
+    for name in SPLITS:
+        write_parquet(scaled[name], snakemake.output[name])
+    scaler.save(snakemake.output.scaler)
+    counts = {name: {"events": len(part), "signal": int(part["label"].sum())} for name, part in parts.items()}
+    print(counts)
+    write_json({"file": snakemake.input.events, "counts": counts,
+                **provenance({"data": data, "split": p.split, "seed": p.seed})}, snakemake.output.meta)

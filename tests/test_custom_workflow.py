@@ -1,0 +1,94 @@
+"""The analyst toolkit end to end (SPEC study 10): the shipped example (resources/example/, config
+resources/configs/custom_example.yaml) through attack, detector, corrected fooling ratio, verdict
+and report with the user's TorchScript model; bad inputs stop with a clear message and leave no
+output behind."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conservattack.models import is_torchscript, load_model
+from snakemake_helpers import copy_workflow, planned_jobs, smk
+
+pytestmark = pytest.mark.slow
+EXAMPLE = "resources/configs/custom_example.yaml"
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    wd = copy_workflow(tmp_path_factory.mktemp("custom"))
+    cfg = yaml.safe_load((wd / EXAMPLE).read_text())
+    cfg["custom"]["runs"] = 2
+    (wd / "example.yaml").write_text(yaml.safe_dump(cfg))
+    smk(wd, "--configfile", "example.yaml")
+    return wd
+
+
+def test_example_runs_attack_detector_and_verdict_with_the_users_model(example_run):
+    d = example_run / "results" / "custom"
+    jobs = planned_jobs(example_run, "--configfile", "example.yaml", "--forceall")
+    assert jobs["import_model"] == 2 and "train_classifier" not in jobs and jobs["prepare_custom"] == 1
+    for r in (0, 1):  # each run's slot holds the user's model behind the scaling
+        assert is_torchscript(d / "runs" / f"run{r}" / "model.pt")
+    test = pd.read_parquet(d / "data" / "test.parquet")
+    assert list(test.columns[:2]) == ["px", "py"] and test[["px", "py"]].to_numpy().min() >= 0
+    user = torch.jit.load(str(example_run / "resources/example/model.pt"))
+    raw = pd.read_csv(example_run / "resources/example/events.csv")
+    events = raw.iloc[test.event.to_numpy()]
+    with torch.no_grad():
+        p_user = user(torch.tensor(events[["px", "py"]].to_numpy(), dtype=torch.float32)).numpy().ravel()
+        p_slot = load_model(d / "runs/run0/model.pt")(torch.tensor(test[["px", "py"]].to_numpy(),
+                                                                    dtype=torch.float32)).numpy().ravel()
+    assert abs(p_user - p_slot).max() < 1e-4  # the wrapper unscales exactly
+    summary = pd.read_csv(d / "summary.csv").set_index("metric")
+    assert 0 < summary.loc["fooling_ratio", "ours_mean"] < 1
+    assert summary.loc["corrected_fooling_ratio", "ours_mean"] <= summary.loc["initial_fooling_ratio", "ours_mean"]
+    verdict = (d / "verdict.md").read_text()
+    assert "Corrected fooling ratio" in verdict and "Real vs simulated clean events flagged" in verdict
+    assert (pd.read_csv(d / "detector" / "real_vs_simulated.csv").n_real == 2000).all()
+    assert (d / "figures" / "clean_acceptance.png").stat().st_size > 1000
+    smk(example_run, "--configfile", "example.yaml", "--report", "report.html")
+    html = (example_run / "report.html").read_text()
+    assert "5-7. Adversarial detector" in html and "Detector clean acceptance versus threshold (dataset" in html
+    assert "results/custom/summary.csv (ours: mean, std, min, max over runs" in html
+
+
+def edited_example(tmp_path, edit):
+    wd = copy_workflow(tmp_path)
+    cfg = yaml.safe_load((wd / EXAMPLE).read_text())
+    edit(wd, cfg["custom"])
+    (wd / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = smk(wd, "--configfile", "bad.yaml", check=False)
+    assert proc.returncode != 0
+    return wd, proc.stdout + proc.stderr
+
+
+def test_missing_column_stops_with_file_column_and_columns_present(tmp_path):
+    wd, message = edited_example(tmp_path, lambda wd, c: c["data"].update(features=["px", "pz"]))
+    assert ("resources/example/events.csv: missing column(s) ['pz']; columns present: "
+            "['px', 'py', 'is_signal', 'weight']") in message, message[-3000:]
+    assert not list((wd / "results" / "custom").glob("data/*.parquet")), "no partial output"
+
+
+def test_model_with_wrong_output_stops_naming_the_model(tmp_path):
+    class PerFeature(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(x)
+
+    def edit(wd, c):
+        torch.jit.save(torch.jit.script(PerFeature()), str(wd / "mine.pt"))
+        c["model"]["path"] = "mine.pt"
+        c["runs"] = 1
+
+    wd, message = edited_example(tmp_path, edit)
+    assert "mine.pt: the model fails on 2 features" in message and "expected one probability per event" in message
+    assert not (wd / "results/custom/runs/run0/model.pt").exists(), "no partial output"
+
+
+def test_missing_data_file_stops_before_any_rule(tmp_path):
+    wd, message = edited_example(tmp_path, lambda wd, c: c["data"].update(path="nowhere.parquet"))
+    assert "config custom.data.path: nowhere.parquet does not exist" in message
+    assert not (wd / "results").exists()

@@ -1,0 +1,171 @@
+"""The analyst toolkit's readers and checks (conservattack.userdata, conservattack.userconfig):
+Parquet, CSV and ROOT events, the errors that name file and column, and the user's TorchScript
+model wrapped behind the workflow's scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conservattack.models import PaperMLP, is_torchscript, load_model, save_model
+from conservattack.preprocessing import MinMaxScaler
+from conservattack.real_data import read_real_events
+from conservattack.userconfig import check_custom_config
+from conservattack.userdata import import_model, read_events, read_table, save_scripted
+
+
+def frame(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"pt": rng.uniform(20, 200, n), "eta": rng.uniform(-2.5, 2.5, n),
+                         "is_sig": np.arange(n) % 2, "other": ["x"] * n})
+
+
+@pytest.mark.parametrize("name", ["ev.csv", "ev.csv.gz", "ev.parquet"])
+def test_events_from_csv_and_parquet(tmp_path, name):
+    df = frame()
+    path = tmp_path / name
+    df.to_parquet(path) if name.endswith("parquet") else df.to_csv(path, index=False)
+    ev = read_events(path, ["eta", "pt"], "is_sig")
+    assert list(ev.columns) == ["eta", "pt", "label", "event"]
+    np.testing.assert_allclose(ev.pt, df.pt)
+    assert list(ev.label) == list(df.is_sig) and list(ev.event) == list(range(len(df)))
+
+
+def test_events_from_root_tree(tmp_path):
+    uproot = pytest.importorskip("uproot")
+    df = frame()
+    with uproot.recreate(tmp_path / "ev.root") as f:  # a TTree, as most analyses write them
+        f.mktree("Events", {"pt": "float64", "eta": "float64", "is_sig": "int32"}).extend(
+            {"pt": df.pt.to_numpy(), "eta": df.eta.to_numpy(), "is_sig": df.is_sig.to_numpy(np.int32)})
+    with uproot.recreate(tmp_path / "rntuple.root") as f:  # uproot's default for new files
+        f["Events"] = {"pt": df.pt.to_numpy(), "is_sig": df.is_sig.to_numpy(np.int32)}
+    assert read_events(tmp_path / "rntuple.root", ["pt"], "is_sig").label.sum() == 20
+    ev = read_events(tmp_path / "ev.root", ["pt", "eta"], "is_sig")  # the file's only tree
+    np.testing.assert_allclose(ev.eta, df.eta)
+    assert read_events(tmp_path / "ev.root", ["pt"], "is_sig", tree="Events").label.sum() == 20
+    with pytest.raises(ValueError, match=r"ev.root: no tree 'Nope'; trees present: \['Events'\]"):
+        read_events(tmp_path / "ev.root", ["pt"], "is_sig", tree="Nope")
+    with pytest.raises(ValueError, match=r"ev.root: missing column\(s\) \['phi'\]; columns present"):
+        read_events(tmp_path / "ev.root", ["pt", "phi"], "is_sig")
+    real = read_real_events(tmp_path / "ev.root", ["pt", "eta"])  # ROOT real data, no label
+    assert list(real.columns) == ["pt", "eta", "event"]
+
+
+def test_missing_file_and_column_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.csv: no such file"):
+        read_events(tmp_path / "nowhere.csv", ["pt"], "is_sig")
+    frame().to_csv(tmp_path / "ev.csv", index=False)
+    with pytest.raises(ValueError, match=r"ev.csv: missing column\(s\) \['phi'\]; columns present: "
+                                         r"\['pt', 'eta', 'is_sig', 'other'\]"):
+        read_events(tmp_path / "ev.csv", ["pt", "phi"], "is_sig")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['label'\]"):
+        read_events(tmp_path / "ev.csv", ["pt"], "label")
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        read_table(tmp_path / "ev.dat", ["pt"]) if (tmp_path / "ev.dat").write_text("x") else None
+
+
+@pytest.mark.parametrize("value, message", [
+    ("abc", r"column 'pt' has 1 non-numeric value\(s\), first at row 3: 'abc'"),
+    ("", r"column 'pt' has 1 non-numeric value\(s\), first at row 3: ''"),
+    ("nan", r"column 'pt' has 1 NaN or infinite value\(s\), first at row 3"),
+    ("inf", r"column 'pt' has 1 NaN or infinite value\(s\), first at row 3"),
+])
+def test_bad_values_are_named_with_their_row(tmp_path, value, message):
+    df = frame().astype({"pt": object})
+    df.loc[3, "pt"] = value
+    df.to_csv(tmp_path / "ev.csv", index=False)
+    with pytest.raises(ValueError, match="ev.csv: " + message):
+        read_events(tmp_path / "ev.csv", ["pt", "eta"], "is_sig")
+
+
+def test_nan_in_parquet_and_labels(tmp_path):
+    df = frame()
+    df.loc[5, "eta"] = np.nan
+    df.to_parquet(tmp_path / "ev.parquet")
+    with pytest.raises(ValueError, match=r"ev.parquet: column 'eta' has 1 NaN or infinite value\(s\), first at row 5"):
+        read_events(tmp_path / "ev.parquet", ["pt", "eta"], "is_sig")
+    df = frame()
+    df.loc[7, "is_sig"] = 2
+    df.to_csv(tmp_path / "ev.csv", index=False)
+    with pytest.raises(ValueError, match=r"label column 'is_sig' must be 0 \(background\) or 1 \(signal\); found "
+                                         r"\[2.0\], first at row 7"):
+        read_events(tmp_path / "ev.csv", ["pt"], "is_sig")
+    df = frame()
+    df["is_sig"] = df.is_sig.astype(bool)
+    df.to_parquet(tmp_path / "bool.parquet")
+    assert read_events(tmp_path / "bool.parquet", ["pt"], "is_sig").label.sum() == 20
+    df["is_sig"] = 1
+    df.to_parquet(tmp_path / "one.parquet")
+    with pytest.raises(ValueError, match=r"0 background \(0\) and 40 signal \(1\) events; at least 10"):
+        read_events(tmp_path / "one.parquet", ["pt"], "is_sig")
+    with pytest.raises(ValueError, match="label column 'is_sig' is also listed as a feature"):
+        read_events(tmp_path / "one.parquet", ["pt", "is_sig"], "is_sig")
+
+
+class RawModel(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid((x[:, 0] - 100.0) / 10.0)
+
+
+class WrongShape(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x)
+
+
+class NotAProbability(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1] * 100.0
+
+
+def scripted(module, path):
+    torch.jit.save(torch.jit.script(module), str(path))
+    return path
+
+
+def test_user_model_takes_raw_features_behind_the_scaling(tmp_path):
+    df = frame(200)
+    scaler = MinMaxScaler.fit(df, ["pt", "eta"])
+    X_scaled = scaler.transform(df[["pt", "eta"]])
+    y = (df.pt > 100).astype(int).to_numpy()
+    model, checks = import_model(scripted(RawModel(), tmp_path / "m.pt"), scaler, X_scaled, y, "raw")
+    expected = torch.sigmoid(torch.tensor((df.pt.to_numpy() - 100.0) / 10.0)).numpy()
+    with torch.no_grad():
+        got = model(torch.tensor(X_scaled, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert checks["auroc"] == pytest.approx(1.0) and checks["events"] == 200
+    save_scripted(model, tmp_path / "slot.pt")  # the run's model slot: load_model recognises it
+    assert is_torchscript(tmp_path / "slot.pt")
+    loaded = load_model(tmp_path / "slot.pt")
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(torch.tensor(X_scaled, dtype=torch.float32)).numpy(), got)
+    save_model(PaperMLP(2), tmp_path / "mlp.pt", {})
+    assert not is_torchscript(tmp_path / "mlp.pt") and isinstance(load_model(tmp_path / "mlp.pt"), PaperMLP)
+
+
+def test_bad_user_models_are_named(tmp_path):
+    df = frame(50)
+    scaler = MinMaxScaler.fit(df, ["pt", "eta"])
+    X, y = scaler.transform(df[["pt", "eta"]]), df.is_sig.to_numpy()
+    with pytest.raises(ValueError, match=r"wrong.pt: the model fails on 2 features .*shape \(50, 2\) for 50 events"):
+        import_model(scripted(WrongShape(), tmp_path / "wrong.pt"), scaler, X, y)
+    with pytest.raises(ValueError, match=r"big.pt: the model fails .*expected P\(class 1\) in \[0, 1\]"):
+        import_model(scripted(NotAProbability(), tmp_path / "big.pt"), scaler, X, y)
+    save_model(PaperMLP(2), tmp_path / "state.pt", {})
+    with pytest.raises(ValueError, match=r"state.pt: not a TorchScript model; save it with torch.jit.save"):
+        import_model(tmp_path / "state.pt", scaler, X, y)
+    with pytest.raises(FileNotFoundError, match="none.pt: no such model file"):
+        import_model(tmp_path / "none.pt", scaler, X, y)
+
+
+def test_config_checks(tmp_path):
+    (tmp_path / "ev.csv").write_text("pt,is_sig\n1,0\n")
+    ok = {"data": {"path": str(tmp_path / "ev.csv"), "features": ["pt"]}, "real_data": None, "model": {"path": None}}
+    check_custom_config(ok)
+    with pytest.raises(ValueError, match="custom.data.path: name your events file"):
+        check_custom_config({**ok, "data": {"path": None, "features": ["pt"]}})
+    with pytest.raises(ValueError, match="custom.data.features"):
+        check_custom_config({**ok, "data": {"path": ok["data"]["path"], "features": []}})
+    with pytest.raises(FileNotFoundError, match=r"custom.model.path: .*m.pt does not exist"):
+        check_custom_config({**ok, "model": {"path": str(tmp_path / "m.pt")}})

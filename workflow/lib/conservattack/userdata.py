@@ -1,0 +1,219 @@
+"""The analyst toolkit (paper section 11, figure 26; SPEC study 10): your own events and model.
+
+``read_table`` reads the named columns of a Parquet, CSV (plain or gzip) or ROOT file (a TTree,
+through uproot); ``read_events`` checks them (present, numeric, finite; labels 0/1, both
+classes); ``import_model`` checks a TorchScript model (``torch.jit.load``) on events and wraps it
+so that it takes the workflow's min-max scaled features. Every error names the file, the column
+or the model and what was expected.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .inference import predict_proba
+from .preprocessing import MinMaxScaler
+from .tables import EVENT, LABEL
+
+FORMATS = ("auto", "parquet", "csv", "root")
+
+
+def file_format(path, fmt: str = "auto") -> str:
+    """``parquet``, ``csv`` or ``root``: ``fmt``, or from the file name when ``auto``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    if fmt != "auto":
+        return fmt
+    name = Path(path).name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".txt", ".txt.gz")):
+        return "csv"
+    if name.endswith(".root"):
+        return "root"
+    raise ValueError(f"{path}: cannot tell the format from the name; use .parquet, .csv, .csv.gz or .root, "
+                     "or set the format in the config")
+
+
+def _root_tree(path: Path, tree: str | None):
+    import uproot
+
+    try:
+        f = uproot.open(path)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"{path}: cannot open as a ROOT file ({exc})") from exc
+    trees = sorted({k.split(";")[0] for k, cls in f.classnames().items() if cls in ("TTree", "TNtuple", "ROOT::RNTuple")})
+    if tree is None:
+        if len(trees) != 1:
+            raise ValueError(f"{path}: {len(trees)} trees ({trees}); name the one to read in the config (tree)")
+        tree = trees[0]
+    if tree not in trees:
+        raise ValueError(f"{path}: no tree {tree!r}; trees present: {trees}")
+    return f[tree]
+
+
+def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.DataFrame:
+    """The ``columns`` of a Parquet, CSV or ROOT file, as read (not yet checked for values).
+
+    A missing file, an unreadable one, or a missing column is an error naming the file (and the
+    columns present).
+    """
+    path, columns = Path(path), list(columns)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    kind = file_format(path, fmt)
+    if kind == "root":
+        t = _root_tree(path, tree)
+        present = list(t.keys())
+        _check_columns(path, columns, present)
+        out = {}
+        for c in columns:
+            try:
+                a = t.arrays([c], library="np")[c]
+            except Exception as exc:  # noqa: BLE001 - re-raised with the file and branch named
+                raise ValueError(f"{path}: branch '{c}' cannot be read as one number per event ({exc})") from exc
+            if a.dtype == object or a.ndim != 1:
+                raise ValueError(f"{path}: branch '{c}' is not one number per event (jagged or array branch)")
+            out[c] = a
+        return pd.DataFrame(out)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            present = list(pq.read_schema(path).names)
+            _check_columns(path, columns, present)
+            return pd.read_parquet(path, columns=columns)
+        present = list(pd.read_csv(path, nrows=0).columns)
+        _check_columns(path, columns, present)
+        # as text: non-numeric cells are reported with their row below, not guessed here
+        return pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)[columns]
+    except (KeyError, ValueError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"{path}: cannot read as {kind} ({exc})") from exc
+
+
+def _check_columns(path, columns, present) -> None:
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; columns present: {present}")
+
+
+def numeric_column(path, name: str, values: pd.Series) -> np.ndarray:
+    """A column as float64; a non-numeric, empty, NaN or infinite cell is an error naming the row."""
+    raw = values
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        text = values.astype(str).str.strip()
+        num = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+        bad = np.isnan(num) & ~text.str.lower().isin(["nan"]).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}: column '{name}' has {int(bad.sum())} non-numeric value(s), first at row {i}: "
+                             f"{raw.iloc[i]!r}")
+    else:
+        num = values.to_numpy(np.float64)
+    bad = ~np.isfinite(num)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: column '{name}' has {int(bad.sum())} NaN or infinite value(s), first at row {i}")
+    return num
+
+
+def read_events(path, features, label: str | None, fmt: str = "auto", tree: str | None = None,
+                min_per_class: int = 10) -> pd.DataFrame:
+    """Checked events: the ``features`` (float64), the ``label`` as ``label`` (0/1, both classes,
+    at least ``min_per_class`` each) and ``event`` (the row number in the file). ``label`` None:
+    unlabelled events (real data)."""
+    features = list(features)
+    if not features:
+        raise ValueError("no features configured (custom.data.features)")
+    dup = sorted({f for f in features if features.count(f) > 1})
+    if dup:
+        raise ValueError(f"feature(s) {dup} listed more than once (custom.data.features)")
+    if label is not None and label in features:
+        raise ValueError(f"the label column '{label}' is also listed as a feature")
+    columns = features + ([label] if label is not None else [])
+    raw = read_table(path, columns, fmt, tree)
+    if len(raw) == 0:
+        raise ValueError(f"{path}: no events")
+    out = pd.DataFrame({f: numeric_column(path, f, raw[f]) for f in features})
+    if label is not None:
+        y = numeric_column(path, label, raw[label])
+        bad = ~np.isin(y, (0.0, 1.0))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}: label column '{label}' must be 0 (background) or 1 (signal); found "
+                             f"{sorted(set(np.unique(y[bad]).tolist()))[:10]}, first at row {i}")
+        counts = [int((y == c).sum()) for c in (0, 1)]
+        if min(counts) < min_per_class:
+            raise ValueError(f"{path}: label column '{label}' has {counts[0]} background (0) and {counts[1]} "
+                             f"signal (1) events; at least {min_per_class} of each are needed")
+        out[LABEL] = y.astype(np.int64)
+    out[EVENT] = np.arange(len(out), dtype=np.int64)
+    return out
+
+
+# --- the user's model --------------------------------------------------------------------------
+
+
+class ScaledInputModel(torch.nn.Module):
+    """The user's model behind the workflow's min-max scaling: ``forward`` takes scaled features
+    (what the attack moves), unscales them to physical units and calls the user's model."""
+
+    def __init__(self, model: torch.nn.Module, lo, hi):
+        super().__init__()
+        self.model = model
+        self.register_buffer("lo", torch.tensor(lo, dtype=torch.float32))
+        self.register_buffer("span", torch.tensor(np.subtract(hi, lo), dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x * self.span + self.lo)
+
+
+def load_user_model(path) -> torch.jit.ScriptModule:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file (custom.model.path)")
+    try:
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"{path}: not a TorchScript model; save it with torch.jit.save(torch.jit.script(model), "
+                         f"path) or torch.jit.trace ({type(exc).__name__}: {exc})") from exc
+
+
+def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray, inputs: str = "raw"):
+    """The user's TorchScript model wrapped to take scaled features (``inputs`` ``raw``: it expects
+    physical units; ``scaled``: it expects the workflow's min-max scaled features as they are),
+    checked on ``X_scaled``: it must return one P(class 1) in [0, 1] per event. Returns the
+    scripted model and its checks (AUROC and accuracy on these events)."""
+    from sklearn.metrics import roc_auc_score
+
+    user = load_user_model(path)
+    if inputs == "raw":
+        model = torch.jit.script(ScaledInputModel(user, scaler.lo, scaler.hi)).eval()
+    elif inputs == "scaled":
+        model = user
+    else:
+        raise ValueError(f"custom.model.inputs must be 'raw' or 'scaled', got {inputs!r}")
+    try:
+        p = predict_proba(model, X_scaled)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file named
+        raise ValueError(f"{path}: the model fails on {X_scaled.shape[1]} features ({len(scaler.features)} "
+                         f"configured: {list(scaler.features)}; inputs: {inputs}): {exc}") from exc
+    checks = {"events": len(p), "auroc": float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
+              "accuracy": float(((p >= 0.5) == (y == 1)).mean())}
+    return model, checks
+
+
+def save_scripted(model, path) -> None:
+    """Write a TorchScript model in one go (no partial file if saving fails)."""
+    buf = io.BytesIO()
+    torch.jit.save(model, buf)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(buf.getvalue())
+
