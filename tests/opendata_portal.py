@@ -15,6 +15,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from loopback import send_body
+
 EOS = "root://eospublic.cern.ch//eos/opendata/cms"
 
 
@@ -36,23 +38,10 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404, "no such file")
             return
-        start = 0
-        if rng:
-            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        chunk = body[start:]
-        self.send_header("Content-Length", str(len(chunk)))
-        self.end_headers()
-        if self.path in portal.drop:
-            portal.drop.discard(self.path)
-            self.wfile.write(chunk[: len(chunk) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(chunk)
+        start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1)) if rng else None
+        cut = self.path in portal.drop
+        portal.drop.discard(self.path)
+        send_body(self, body, start, cut)
 
 
 class FakePortal:

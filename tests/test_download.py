@@ -15,6 +15,7 @@ import pytest
 
 from conservattack.download import (DownloadError, adler32_of, download, fetch_first, root_to_https,
                                     sha256_of)
+from loopback import send_body
 
 PAYLOAD = bytes(range(256)) * 300 + b"end of file"
 FAST = {"retries": 2, "backoff": 0.01, "timeout": 5, "progress": False}
@@ -40,7 +41,7 @@ class Handler(BaseHTTPRequestHandler):
         body = srv.payload
         if mode == "corrupt":
             body = bytes(b ^ 0xFF for b in body[:16]) + body[16:]
-        start = 0
+        start = None
         if rng and mode != "norange":
             start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
             if start >= len(body):
@@ -49,20 +50,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        else:
-            self.send_response(200)
-        chunk = body[start:]
-        self.send_header("Content-Length", str(len(chunk)))
-        self.end_headers()
-        if mode == "drop" and srv.drops_left > 0:
-            srv.drops_left -= 1
-            self.wfile.write(chunk[: len(chunk) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(chunk)
+        cut = mode == "drop" and srv.drops_left > 0
+        srv.drops_left -= cut
+        send_body(self, body, start, cut)
 
 
 @pytest.fixture
