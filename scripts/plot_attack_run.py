@@ -15,7 +15,7 @@ with logged(snakemake.log[0]):
     meta = read_json(snakemake.input.attack)
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     features = list(scaler.features)
-    units = feature_units(snakemake.params.dataset, features)
+    units = feature_units(snakemake.params.dataset, features, snakemake.params.units)
     X_clean, X_adv, _, _ = split_adversaries(read_parquet(snakemake.input.adversaries), features)
     X_test, y_test = features_and_labels(read_parquet(snakemake.input.test), features)
     clean, adv = scaler.inverse(X_clean), scaler.inverse(X_adv)

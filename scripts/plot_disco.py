@@ -23,7 +23,7 @@ with logged(snakemake.log[0]):
     jsd = np.asarray(meta["final"]["jsd"])
     order = np.argsort(jsd, kind="stable")
     shown = order if len(order) <= 3 else order[[0, len(order) // 2, -1]]
-    units = feature_units(snakemake.params.dataset, features)
+    units = feature_units(snakemake.params.dataset, features, snakemake.params.units)
     plots.save(plots.marginals(scaler.inverse(X_clean)[:, shown], scaler.inverse(X_adv)[:, shown],
                                [features[j] for j in shown], jsd[shown], meta["params"]["num_bins"],
                                units=[units[j] for j in shown],

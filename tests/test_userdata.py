@@ -169,3 +169,11 @@ def test_config_checks(tmp_path):
         check_custom_config({**ok, "data": {"path": ok["data"]["path"], "features": []}})
     with pytest.raises(FileNotFoundError, match=r"custom.model.path: .*m.pt does not exist"):
         check_custom_config({**ok, "model": {"path": str(tmp_path / "m.pt")}})
+
+
+def test_declared_units_label_the_axes_of_a_custom_data_set():
+    from conservattack.datasets import feature_units
+
+    assert feature_units("custom", ["px", "py", "n"], {"px": "GeV", "py": "GeV"}) == ["GeV", "GeV", ""]
+    assert feature_units("custom", ["px"]) == [""]
+    assert feature_units("higgs", ["DER_mass_MMC"], {}) == ["GeV"]

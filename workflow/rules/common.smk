@@ -297,6 +297,11 @@ def figure(name, study):
     ]
 
 
+def declared_units(wildcards):
+    """Units the user declared for a custom data set's features (custom.data.units), else none."""
+    return config.get(wildcards.dataset, {}).get("data", {}).get("units", {})
+
+
 def report_numbers(wildcards):
     """Our numbers beside the paper's, read when a caption is rendered (conservattack.report)."""
     return ReportNumbers(wildcards.dataset)

@@ -168,5 +168,6 @@ rule plot_disco:
     params:
         numbers=report_numbers,
         dataset=lambda w: w.dataset,
+        units=declared_units,
     script:
         "../../scripts/plot_disco.py"

@@ -48,6 +48,7 @@ rule plot_attack_run:
     params:
         numbers=report_numbers,
         dataset=lambda w: w.dataset,
+        units=declared_units,
     script:
         "../../scripts/plot_attack_run.py"
 

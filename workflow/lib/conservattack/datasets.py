@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 
-def feature_units(dataset: str, features) -> list[str]:
-    """Unit of each feature ("" for dimensionless); the Donut toy is in arbitrary units."""
+def feature_units(dataset: str, features, declared=None) -> list[str]:
+    """Unit of each feature ("" for dimensionless); the Donut toy is in arbitrary units.
+
+    ``declared`` maps feature names to units for data sets the user describes (``custom.data.units``);
+    features it does not name get "".
+    """
+    if declared:
+        return [str(declared.get(f, "")) for f in features]
     if dataset == "higgs":
         from .higgs import UNITS
 
