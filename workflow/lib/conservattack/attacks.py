@@ -24,7 +24,8 @@ Engines (``attack(..., engine=...)``), all with the same decisions:
   paper's reference code (O(n d^2) per event); a baseline for benchmarks and a second oracle;
 - ``cuda``: the same loop on an NVIDIA GPU (``conservattack.cuda_engine``); with ``batch_events``
   B > 1 it runs the approximate batched mode instead (B events against the same statistics);
-- ``auto``: ``cuda`` when numba finds a CUDA GPU, else ``cpu``. ``optimize_already_fooled``
+- ``auto``: ``cpu``, also on a GPU machine: measured on an H100, the exact GPU mode is slower
+  than the compiled CPU loop (README "Performance"). ``optimize_already_fooled``
   always runs on the numpy engine.
 The model is evaluated where it lives: move it to the GPU yourself for GPU gradients.
 """
@@ -343,17 +344,17 @@ class _ConservAttack:
 
 
 def resolve_engine(engine: str) -> str:
-    """The engine ``engine`` names; ``auto`` becomes ``cuda`` when numba finds a CUDA GPU, else ``cpu``.
+    """The engine ``engine`` names; ``auto`` is ``cpu`` (the fastest exact engine measured, GPU included).
 
     Raises ParameterError for an unknown name, and for ``cuda`` without a usable GPU.
     """
     if engine not in ENGINES:
         raise ParameterError(f"unknown attack engine {engine!r}; expected one of {ENGINES}")
-    if engine in ("auto", "cuda"):
-        from .cuda_engine import SIMULATOR, available
+    if engine == "auto":
+        return "cpu"
+    if engine == "cuda":
+        from .cuda_engine import available
 
-        if engine == "auto":
-            return "cuda" if available() and not SIMULATOR else "cpu"
         if not available():
             raise ParameterError("attack engine 'cuda' needs an NVIDIA GPU that numba can use; none was found "
                                  "(use engine 'cpu' or 'auto')")
@@ -386,7 +387,7 @@ def attack(
     params : ``AttackParams`` or a mapping with its field names (unknown keys are an error).
     mask : optional (n,) bool, True for events that must not be perturbed.
     progress : show a tqdm bar per iteration (events done, current fooling ratio).
-    engine : ``auto`` (``cuda`` with a GPU, else ``cpu``), ``cpu``, ``cuda``, ``numpy`` or ``naive``;
+    engine : ``auto`` (= ``cpu``), ``cpu``, ``cuda``, ``numpy`` or ``naive``;
         same decisions (module docstring).
     batch_events : ``cuda`` only: 0 or 1 = exact sequential visits (default); B > 1 = the batched
         approximation, B events choosing against the same statistics.
