@@ -315,6 +315,16 @@ def _reposition(order, values, i, x_old, x_new):
     order[p] = i
 
 
+@njit(cache=True, inline="always")
+def _record_sums(q, W, WU, c, su, suu, snapW, snapWU, snapC, snapU, snapUU):
+    """Record the walk's running sums for candidate q (``_walk_sums``)."""
+    snapW[q] = W
+    snapWU[q] = WU
+    snapC[q] = c
+    snapU[q] = su
+    snapUU[q] = suu
+
+
 @njit(cache=True)
 def _walk_sums(x, r_x, R, X, r, order, values, feats, deltas, out):
     """``RunningDistanceCorrelation._sums_walk``: pairs sorted by (feature, sign, |delta|).
@@ -357,11 +367,7 @@ def _walk_sums(x, r_x, R, X, r, order, values, feats, deltas, out):
         while t != stop:
             u = vals[t] - x0
             while q < g1 and s * u >= abs(deltas[q]):
-                snapW[q] = W
-                snapWU[q] = WU
-                snapC[q] = c
-                snapU[q] = su
-                snapUU[q] = suu
+                _record_sums(q, W, WU, c, su, suu, snapW, snapWU, snapC, snapU, snapUU)
                 q += 1
             b = od[t]
             for m in range(d):
@@ -375,12 +381,8 @@ def _walk_sums(x, r_x, R, X, r, order, values, feats, deltas, out):
             su += u
             suu += u * u
             t += s
-        while q < g1:
-            snapW[q] = W
-            snapWU[q] = WU
-            snapC[q] = c
-            snapU[q] = su
-            snapUU[q] = suu
+        while q < g1:  # candidates beyond the last event: every event was passed
+            _record_sums(q, W, WU, c, su, suu, snapW, snapWU, snapC, snapU, snapUU)
             q += 1
         n_ahead = c
         for q in range(g0, g1):
