@@ -310,19 +310,14 @@ class _ConservAttack:
         return int(moved)
 
     def _visit_cuda(self, visit, signs, bar, chunk: int = 65536) -> int:
-        from . import cuda_engine
+        from .cuda_engine import GpuIteration
 
-        moved = 0
+        gpu = GpuIteration(self, self.batch_events)
         for start in range(0, visit.size, chunk):
             events = visit[start : start + chunk]
-            mc, st, U = self._draws(events.size)
-            sg = signs[start : start + chunk]
-            if self.batch_events > 1:
-                moved += cuda_engine.visit_batched(self, events, sg, mc, st, U, self.batch_events)
-            else:
-                moved += cuda_engine.visit_exact(self, events, sg, mc, st, U)
+            gpu.visit(events, signs[start : start + chunk], *self._draws(events.size))
             bar.update(events.size)
-        return moved
+        return gpu.finish()
 
     def _draws(self, m: int):
         """Step sizes and uniforms for m visited events, drawn in the reference engine's order."""

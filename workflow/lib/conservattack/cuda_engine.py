@@ -520,49 +520,69 @@ def _limits(p):
             bool(p.use_no_change))
 
 
-def visit_exact(state, events, signs, mc, st, U) -> int:
-    """Visit ``events`` of the attack ``state`` (an ``attacks._ConservAttack``) on the GPU, exactly;
-    the set and statistics go to the device and back. Returns the events that moved."""
-    if state.d > MAX_FEATURES:
-        raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
-    p, h, c = state.p, state.hist, state.pearson
-    dev = {name: _to_device(a) for name, a in dict(
-        X=state.X, counts=h.counts.astype(np.int64), terms=h.terms, terms_plus=h.terms_plus,
-        terms_minus=h.terms_minus, term_sum=h.term_sum, mu=c.mu, S=c.S).items()}
-    moved = _to_device(np.zeros(1, np.int64))
-    visit_exact_kernel[1, THREADS](
-        dev["X"], _to_device(events.astype(np.int64)), _to_device(signs), _to_device(mc), _to_device(st),
-        _to_device(_grid_placeholder(U, len(events))), bool(p.random_mode), _to_device(state.lo),
-        _to_device(state.hi), _to_device(h.edges), dev["counts"], _to_device(h.P), dev["terms"], dev["terms_plus"],
-        dev["terms_minus"], dev["term_sum"], dev["mu"], dev["S"], *_limits(p), moved)
-    state.X[...] = dev["X"].copy_to_host()
-    for target, name in ((h.counts, "counts"), (h.terms, "terms"), (h.terms_plus, "terms_plus"),
-                         (h.terms_minus, "terms_minus"), (h.term_sum, "term_sum"), (c.mu, "mu"), (c.S, "S")):
-        target[...] = dev[name].copy_to_host()
-    return int(moved.copy_to_host()[0])
+class GpuIteration:
+    """One attack iteration on the GPU (``attacks._ConservAttack._visit_cuda``).
 
+    The constants (bounds, bin edges, clean histograms) go to the device once. In exact mode
+    (``batch`` 0 or 1) so do the set and its running statistics, which stay there across
+    ``visit`` calls and come back in ``finish``. In batched mode the host keeps them: each batch
+    sends the statistics as they are, the GPU chooses, and ``kernels.apply_chosen`` applies.
+    """
 
-def visit_batched(state, events, signs, mc, st, U, batch: int) -> int:
-    """The batched mode over ``events``: per batch of ``batch`` events, the GPU chooses against the
-    current statistics and the host applies (``kernels.apply_chosen``). Returns the events that moved."""
-    if state.d > MAX_FEATURES:
-        raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
-    p, h, c = state.p, state.hist, state.pearson
-    U = _grid_placeholder(U, len(events))
-    lo, hi, edges = _to_device(state.lo), _to_device(state.hi), _to_device(h.edges)
-    moved = 0
-    for start in range(0, len(events), batch):
-        ev = events[start : start + batch].astype(np.int64)
+    def __init__(self, state, batch: int = 0):
+        if state.d > MAX_FEATURES:
+            raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
+        self.state, self.batch, self.moved = state, int(batch), 0
+        h = state.hist
+        self.lo, self.hi, self.edges = _to_device(state.lo), _to_device(state.hi), _to_device(h.edges)
+        if self.batch <= 1:
+            self.P = _to_device(h.P)
+            self.dev = {name: _to_device(a) for name, a in self._host_arrays().items()}
+            self.moved_dev = _to_device(np.zeros(1, np.int64))
+
+    def _host_arrays(self) -> dict:
+        s, h, c = self.state, self.state.hist, self.state.pearson
+        return dict(X=s.X, counts=h.counts, terms=h.terms, terms_plus=h.terms_plus, terms_minus=h.terms_minus,
+                    term_sum=h.term_sum, mu=c.mu, S=c.S)
+
+    def visit(self, events, signs, mc, st, U) -> None:
+        """Visit ``events`` (increasing) with their gradient signs and the host's draws."""
+        U = _grid_placeholder(U, len(events))
+        if self.batch <= 1:
+            self._visit_exact(events, signs, mc, st, U)
+        else:
+            for start in range(0, len(events), self.batch):
+                stop = start + self.batch
+                self._visit_batch(events[start:stop], signs[start:stop], mc[start:stop], st[start:stop],
+                                  U[start:stop])
+
+    def finish(self) -> int:
+        """Bring the exact mode's set and statistics back to the host; returns the events moved."""
+        if self.batch <= 1:
+            for name, target in self._host_arrays().items():
+                target[...] = self.dev[name].copy_to_host()
+            self.moved += int(self.moved_dev.copy_to_host()[0])
+        return self.moved
+
+    def _visit_exact(self, events, signs, mc, st, U) -> None:
+        p, dev = self.state.p, self.dev
+        visit_exact_kernel[1, THREADS](
+            dev["X"], _to_device(events.astype(np.int64)), _to_device(signs), _to_device(mc), _to_device(st),
+            _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, dev["counts"], self.P, dev["terms"],
+            dev["terms_plus"], dev["terms_minus"], dev["term_sum"], dev["mu"], dev["S"], *_limits(p),
+            self.moved_dev)
+
+    def _visit_batch(self, events, signs, mc, st, U) -> None:
+        state, p, h, c = self.state, self.state.p, self.state.hist, self.state.pearson
+        ev = events.astype(np.int64)
         m = len(ev)
         X_new = cuda.device_array((m, state.d), np.float64)
         choose_batch_kernel[m, THREADS](
-            _to_device(state.X[ev]), _to_device(np.arange(m, dtype=np.int64)), _to_device(signs[start : start + m]),
-            _to_device(mc[start : start + m]), _to_device(st[start : start + m]), _to_device(U[start : start + m]),
-            bool(p.random_mode), lo, hi, edges, _to_device(h.terms), _to_device(h.terms_plus),
-            _to_device(h.terms_minus), _to_device(h.term_sum), _to_device(c.mu), _to_device(c.S), state.n,
-            *_limits(p), X_new)
-        moved += kernels.apply_chosen(state.X, ev, X_new.copy_to_host(), h.edges, h.counts, h.P, h.terms,
-                                      h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
-                                      float(p.max_jsd_single_change), float(p.max_frob_single_change),
-                                      bool(p.use_no_change))
-    return int(moved)
+            _to_device(state.X[ev]), _to_device(np.arange(m, dtype=np.int64)), _to_device(signs), _to_device(mc),
+            _to_device(st), _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, _to_device(h.terms),
+            _to_device(h.terms_plus), _to_device(h.terms_minus), _to_device(h.term_sum), _to_device(c.mu),
+            _to_device(c.S), state.n, *_limits(p), X_new)
+        self.moved += kernels.apply_chosen(state.X, ev, X_new.copy_to_host(), h.edges, h.counts, h.P, h.terms,
+                                           h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
+                                           float(p.max_jsd_single_change), float(p.max_frob_single_change),
+                                           bool(p.use_no_change))
