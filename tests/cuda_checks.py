@@ -63,6 +63,9 @@ def check_batched_semantics(model, X, y, params):
     assert kept > 0.5, f"only {kept:.0%} of the chosen moves were applied"
     if not params.use_no_change:
         assert np.array_equal(res.X_adv, expected), "without use_no_change every chosen move is applied"
+    h = res.history[0]  # the batched mode's time split: the GPU's choice, then the host's apply step
+    assert h["gpu_choose_seconds"] > 0 and h["host_apply_seconds"] > 0
+    assert h["gpu_choose_seconds"] + h["host_apply_seconds"] <= h["visit_seconds"]
     return kept
 
 

@@ -35,7 +35,8 @@ def test_bounds_mask_and_monotone_fooling(small_problem, cfg):
     assert res.fooling_ratio == pytest.approx(res.fooled[~mask].mean())
     h = res.history[-1]
     assert len(res.history) == cfg["n_iterations"] and len(h["jsd"]) == X.shape[1]
-    assert set(h) >= {"fooling_ratio", "jsd", "jsd_mean", "relative_fn", "seconds"}
+    assert set(h) >= {"fooling_ratio", "jsd", "jsd_mean", "relative_fn", "seconds", "visit_seconds", "model_seconds"}
+    assert 0 < h["visit_seconds"] + h["model_seconds"] <= h["seconds"]
     assert h["relative_fn"] == pytest.approx(
         np.linalg.norm(pearson_matrix(res.X_adv) - pearson_matrix(X)) / np.linalg.norm(pearson_matrix(X)))
 

@@ -133,3 +133,6 @@ def test_benchmark_prints_one_json_object_per_engine(case, capsys):
                 "peak_mem_mb", "ratio"} <= set(r)
         assert r["n"] == 300 and r["us_per_event_visit"] > 0 and r["ratio"] > 0
     assert rows[0]["K"] == (2000 if case == "higgs" else 150)
+    for r in rows[1:]:  # full attacks say where their time went
+        assert 0 < r["visit_seconds"] + r["model_seconds"] <= r["seconds"]
+        assert r["us_per_event_visit_loop"] == pytest.approx(r["visit_seconds"] / r["event_visits"] * 1e6)

@@ -57,7 +57,9 @@ class AttackResult:
     fooled : events whose predicted label differs from the true one after some iteration.
     mask : events that were excluded from the attack (never moved, never targeted).
     history : one dict per iteration: iteration, fooling_ratio, jsd (per feature), jsd_mean,
-        jsd_median, jsd_max, relative_fn, events_visited, events_moved, seconds.
+        jsd_median, jsd_max, relative_fn, events_visited, events_moved, seconds (of which
+        visit_seconds in the per-event loop and model_seconds in the gradients and the evaluation;
+        the batched GPU mode adds gpu_choose_seconds and host_apply_seconds within the visit).
     """
 
     X_adv: np.ndarray
@@ -250,19 +252,26 @@ class _ConservAttack:
         targeted = ~self.mask
         visit = np.flatnonzero(targeted & ~self.fooled)
         pull = np.flatnonzero(targeted & self.fooled) if self.p.optimize_already_fooled else visit[:0]
+        t_model = time.perf_counter()
         signs = loss_gradient_sign(self.model, self.X[visit], self.y[visit]) if visit.size else None
+        model_seconds = time.perf_counter() - t_model
         sign_of = dict(zip(visit.tolist(), range(visit.size)))
         order = np.union1d(visit, pull)  # increasing index
         bar = tqdm(total=order.size, desc=f"attack iteration {iteration}/{self.p.n_iterations}",
                    disable=not progress, mininterval=0.5, unit="ev", leave=False)
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
+        self.phase_seconds = {}  # sub-phases of the visit an engine reports (batched GPU mode)
+        t_visit = time.perf_counter()
         if self.engine == "cpu" and pull.size == 0:
             moved = self._visit_compiled(visit, signs, bar)
         elif self.engine == "cuda" and pull.size == 0:
             moved = self._visit_cuda(visit, signs, bar)
         else:
             moved = self._visit_python(order, sign_of, signs, bar, naive=self.engine == "naive")
+        visit_seconds = time.perf_counter() - t_visit
+        t_model = time.perf_counter()
         pred = (predict_proba(self.model, self.X) >= 0.5).astype(np.int64)
+        model_seconds += time.perf_counter() - t_model
         self.fooled |= (pred != self.y) & targeted
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
         bar.close()
@@ -278,6 +287,9 @@ class _ConservAttack:
             "events_visited": int(order.size),
             "events_moved": int(moved),
             "seconds": time.perf_counter() - t0,
+            "visit_seconds": visit_seconds,
+            "model_seconds": model_seconds,
+            **{f"{name}_seconds": secs for name, secs in self.phase_seconds.items()},
         }
 
     def _visit_python(self, order, sign_of, signs, bar, naive: bool) -> int:

@@ -4,6 +4,9 @@ Prints one JSON object per line and engine: engine, device, case, n, d, K (large
 per feature), iterations, event_visits, seconds, us_per_event_visit, peak_mem_mb (traced host
 allocations of the attack), gpu_mem_mb (device memory taken during the attack, GPU engines),
 rss_mb, fooling_ratio, jsd_mean, relative_fn, moved_fraction (visits that moved the event),
+where the time went (visit_seconds in the per-event loop, us_per_event_visit_loop = that per visit,
+model_seconds in the model's gradients and evaluation, and for batched GPU rows gpu_choose_seconds
+and host_apply_seconds within the loop; the rest is the per-iteration resync and metrics),
 ratio = naive time per event visit over this engine's, and speedup_vs_cpu = the cpu engine's time
 per event visit over this engine's, all measured in the same invocation.
 
@@ -93,14 +96,19 @@ def _time_full(engine, model, X, y, params, batch_events=0):
     free0 = free_min = _gpu_free_mb() if gpu else 0.0
     t0 = time.perf_counter()
     visits = moved = 0
+    phases = {}
     for it in range(1, params.n_iterations + 1):
         h = state.iterate(it, progress=False)
         visits += h["events_visited"]
         moved += h["events_moved"]
+        for key in h:
+            if key.endswith("_seconds"):
+                phases[key] = phases.get(key, 0.0) + h[key]
         if gpu:
             free_min = min(free_min, _gpu_free_mb())
     row = dict(seconds=time.perf_counter() - t0, event_visits=visits, fooling_ratio=state._ratio(),
-               jsd_mean=h["jsd_mean"], relative_fn=h["relative_fn"], moved_fraction=moved / max(visits, 1))
+               jsd_mean=h["jsd_mean"], relative_fn=h["relative_fn"], moved_fraction=moved / max(visits, 1),
+               **phases, us_per_event_visit_loop=phases["visit_seconds"] / max(visits, 1) * 1e6)
     if gpu:
         row["gpu_mem_mb"] = free0 - free_min
     return row, state.X

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import numpy as np
 from numba import config as numba_config
@@ -576,13 +577,20 @@ class GpuIteration:
         state, p, h, c = self.state, self.state.p, self.state.hist, self.state.pearson
         ev = events.astype(np.int64)
         m = len(ev)
+        t0 = time.perf_counter()
         X_new = cuda.device_array((m, state.d), np.float64)
         choose_batch_kernel[m, THREADS](
             _to_device(state.X[ev]), _to_device(np.arange(m, dtype=np.int64)), _to_device(signs), _to_device(mc),
             _to_device(st), _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, _to_device(h.terms),
             _to_device(h.terms_plus), _to_device(h.terms_minus), _to_device(h.term_sum), _to_device(c.mu),
             _to_device(c.S), state.n, *_limits(p), X_new)
-        self.moved += kernels.apply_chosen(state.X, ev, X_new.copy_to_host(), h.edges, h.counts, h.P, h.terms,
+        X_chosen = X_new.copy_to_host()  # waits for the kernel
+        t1 = time.perf_counter()
+        self.moved += kernels.apply_chosen(state.X, ev, X_chosen, h.edges, h.counts, h.P, h.terms,
                                            h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
                                            float(p.max_jsd_single_change), float(p.max_frob_single_change),
                                            bool(p.use_no_change))
+        # where a batched iteration's time goes (attacks.AttackResult.history, the benchmark's rows)
+        phases = state.phase_seconds
+        phases["gpu_choose"] = phases.get("gpu_choose", 0.0) + (t1 - t0)
+        phases["host_apply"] = phases.get("host_apply", 0.0) + (time.perf_counter() - t1)
