@@ -134,6 +134,7 @@ class _ConservAttack:
         self.C_clean = pearson_matrix(X)
         self.rng = np.random.default_rng(params.seed)
         self.fooled = np.zeros(self.n, dtype=bool)
+        self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
 
     # -- candidates --------------------------------------------------------------------------
     def _step_sizes(self):
@@ -260,7 +261,7 @@ class _ConservAttack:
         bar = tqdm(total=order.size, desc=f"attack iteration {iteration}/{self.p.n_iterations}",
                    disable=not progress, mininterval=0.5, unit="ev", leave=False)
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
-        self.phase_seconds = {}  # sub-phases of the visit an engine reports (batched GPU mode)
+        self.phase_seconds = {}
         t_visit = time.perf_counter()
         if self.engine == "cpu" and pull.size == 0:
             moved = self._visit_compiled(visit, signs, bar)
@@ -329,7 +330,9 @@ class _ConservAttack:
             events = visit[start : start + chunk]
             gpu.visit(events, signs[start : start + chunk], *self._draws(events.size))
             bar.update(events.size)
-        return gpu.finish()
+        moved = gpu.finish()
+        self.phase_seconds = gpu.phase_seconds
+        return moved
 
     def _draws(self, m: int):
         """Step sizes and uniforms for m visited events, drawn in the reference engine's order."""

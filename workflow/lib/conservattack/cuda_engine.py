@@ -534,6 +534,8 @@ class GpuIteration:
         if state.d > MAX_FEATURES:
             raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
         self.state, self.batch, self.moved = state, int(batch), 0
+        # where a batched iteration's time goes (attacks.AttackResult.history, the benchmark's rows)
+        self.phase_seconds = {} if self.batch <= 1 else {"gpu_choose": 0.0, "host_apply": 0.0}
         h = state.hist
         self.lo, self.hi, self.edges = _to_device(state.lo), _to_device(state.hi), _to_device(h.edges)
         if self.batch <= 1:
@@ -590,7 +592,5 @@ class GpuIteration:
                                            h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
                                            float(p.max_jsd_single_change), float(p.max_frob_single_change),
                                            bool(p.use_no_change))
-        # where a batched iteration's time goes (attacks.AttackResult.history, the benchmark's rows)
-        phases = state.phase_seconds
-        phases["gpu_choose"] = phases.get("gpu_choose", 0.0) + (t1 - t0)
-        phases["host_apply"] = phases.get("host_apply", 0.0) + (time.perf_counter() - t1)
+        self.phase_seconds["gpu_choose"] += t1 - t0
+        self.phase_seconds["host_apply"] += time.perf_counter() - t1
