@@ -5,6 +5,7 @@ CUDA simulator and checks they decide as the cpu engine does. The tests marked `
 NVIDIA GPU and skip cleanly without one.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,26 @@ def test_kernels_in_cuda_simulator():
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("identical to the cpu engine") == len(MODES)
+
+
+def test_kernels_compile_for_sm90_with_the_promised_resources():
+    """Both kernels go through NVVM and ptxas for sm_90 (H100, H200), which the simulator never
+    does; the batched choice kernel keeps to its register cap without spills. Needs the CUDA
+    toolkit's wheels (pip install -e '.[gpu]'), not a GPU."""
+    pytest.importorskip("numba_cuda", reason="needs numba-cuda (pip install -e '.[gpu]')")
+    pytest.importorskip("nvidia.cuda_nvcc", reason="needs ptxas from nvidia-cuda-nvcc (pip install -e '.[gpu]')")
+    script = Path(__file__).parents[1] / "resources" / "benchmarks" / "kernel_resources.py"
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_ENABLE_CUDASIM", "CONSERVATTACK_CUDA_THREADS",
+                                                          "CONSERVATTACK_CUDA_BATCH_REGISTERS")}
+    out = subprocess.run([sys.executable, str(script), "--cc", "9.0", "--batch-registers", "128"], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = {r["kernel"]: r for r in map(json.loads, out.stdout.splitlines())}
+    assert set(rows) == {"visit_exact_kernel", "choose_batch_kernel"}
+    batch = rows["choose_batch_kernel"]
+    assert batch["registers"] <= 128 and batch["spill_stores_bytes"] == 0, batch
+    assert batch["resident_warps_per_sm"] >= 16, batch  # twice the 8 of the block-per-event kernel
+    assert rows["visit_exact_kernel"]["spill_stores_bytes"] == 0
 
 
 @pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")

@@ -192,7 +192,9 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
         row.update(engine=name, iterations=params.n_iterations, peak_mem_mb=peak,
                    us_per_event_visit=row["seconds"] / row["event_visits"] * 1e6)
         if batch:
-            row["batch_events"] = batch
+            from .cuda_engine import BATCH_REGISTERS
+
+            row.update(batch_events=batch, batch_registers=BATCH_REGISTERS)  # the choice kernel's cap (0: none)
             exact = results.get("cuda") or results.get("cpu")
             if exact:
                 _deviation(row, exact[0], X_adv, exact[1])

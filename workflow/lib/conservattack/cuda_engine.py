@@ -13,15 +13,15 @@ Two modes, chosen by ``batch_events`` in ``attacks.attack``:
   ulp (CUDA's libdevice vs the C library), in the JS terms of the bins an event moves between; a
   decision could change only at an exact tie or a limit met to the last bit.
 - batched (``batch_events`` = B > 1): B events choose their moves at once on the GPU against the
-  same statistics, one thread block per event (the same per-event code). The host then applies the
-  moves one event after another, in event order, with the CPU engine's exact running updates
+  same statistics, one warp per (event, feature) running the exact mode's per-feature code, all
+  B x d warps independent of one another. The host then applies the moves one event after another, in event order, with the CPU engine's exact running updates
   (``kernels.apply_chosen``), which also resolves conflicts deterministically: with
   ``use_no_change``, a feature's move that is no longer admissible against the statistics as they
   now are (earlier events of the batch having moved into the same bins or shifted the same
   correlations) is dropped, so every applied move respects the per-move limits. The result is no
   longer the sequential one: ``python -m conservattack.bench --batch B`` prints its deviation in
-  fooling ratio, JSD and FN. The next batch is chosen on the GPU while nothing else waits: the
-  host's apply step is O(d^2) per event, the GPU's choice O(d K).
+  fooling ratio, JSD and FN. The batches follow one another: the host's apply step is O(d^2) per
+  event, the GPU's choice O(d K).
 
 The random draws (step jitter, random-mode candidates) stay on the host generator, in the order of
 the CPU engine, so both engines see the same candidates.
@@ -56,11 +56,21 @@ FULL_MASK = 0xFFFFFFFF
 THREADS = WARP if SIMULATOR else int(os.environ.get("CONSERVATTACK_CUDA_THREADS", "256"))
 MAX_REGISTERS = min(255, 65536 // THREADS)
 N_WARPS = THREADS // WARP
-# rows of the per-event shared buffer: the event, its deviations, 1/S_kk, u2 e^2, the sums A, B, E,
+# The batched mode's choice kernel: one warp per (event, feature), BATCH_WARPS warps per block, at
+# most BATCH_REGISTERS registers per thread (0: no cap). For sm_90, ptxas gives it 130 registers
+# uncapped (12 resident warps per multiprocessor, of 64), 127 without spills under the cap of 128
+# (16 warps), 64 with 716 bytes of spill stores (32 warps). The block-per-event kernel it replaced
+# had 148 registers at 256 threads: 8 warps. A latency-bound scan gains from resident warps;
+# spills cost local-memory traffic. Figures: resources/benchmarks/kernel_resources.py;
+# CONSERVATTACK_CUDA_BATCH_REGISTERS tunes the cap.
+BATCH_WARPS = 1 if SIMULATOR else 4
+BATCH_REGISTERS = int(os.environ.get("CONSERVATTACK_CUDA_BATCH_REGISTERS", "128"))
+_BATCH_OPTIONS = {} if SIMULATOR or BATCH_REGISTERS <= 0 else {"max_registers": BATCH_REGISTERS}
+# rows of the exact mode's per-event shared buffer: the event, its deviations, the sums A, B, E,
 # the chosen values, and the apply step's new means and deviations before and after the move;
-# MISC holds the sum of w (0) and the "something moved" flag (1)
-XS, EV, U2, W, SA, SB, SE, XNEW, MU_NEW, E_OLD, E_CUR, MISC = range(12)
-N_BUFFERS = 12
+# MISC holds the "something moved" flag (1)
+XS, EV, SA, SB, SE, XNEW, MU_NEW, E_OLD, E_CUR, MISC = range(10)
+N_BUFFERS = 10
 SCRATCH4_WARPS = N_WARPS if SIMULATOR else 1  # shuffle stand-in memory: the simulator only
 
 
@@ -338,41 +348,43 @@ def _choose_feature(j, t, lane, xj, s, a_bin, e_j, Sjj, A_j, B_j, E_j, mcj, stj,
 # One event: per-event sums, the d choices, and (exact mode) the joint move
 # ---------------------------------------------------------------------------------------------
 @cuda.jit(device=True)
+def _feature_terms(X, i, j, d, mu, S):
+    """Feature j's share of stats.RunningPearson.event_terms for event i, with the same operations
+    in the same order: e_j, A_j = sum_k S_jk^2 / S_kk, B_j = sum_k S_jk e_k / S_kk (k != j) and
+    E_j = sum_k e_k^2 / S_kk - e_j^2 / S_jj. One thread forms them from global memory."""
+    wsum = 0.0
+    a_acc = 0.0
+    b_acc = 0.0
+    w_j = 0.0
+    e_j = 0.0
+    for k in range(d):
+        u2 = 1.0 / S[k, k]
+        e = X[i, k] - mu[k]
+        w = _mul(_mul(u2, e), e)
+        sjk = S[j, k] if k != j else 0.0
+        ta = _mul(_mul(sjk, sjk), u2)
+        tb = _mul(sjk, _mul(u2, e))
+        if k == 0:  # the sums start at their first term, as the CPU's do (no 0.0 + first term)
+            wsum = w
+            a_acc = ta
+            b_acc = tb
+        else:
+            wsum += w
+            a_acc += ta
+            b_acc += tb
+        if k == j:
+            w_j = w
+            e_j = e
+    return e_j, a_acc, b_acc, wsum - w_j
+
+
+@cuda.jit(device=True)
 def _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins):
-    """Load event i and form stats.RunningPearson.event_terms (same operation order) into ``buf``."""
-    xs, e, u2, w, A, B, E, wsum = buf[XS], buf[EV], buf[U2], buf[W], buf[SA], buf[SB], buf[SE], buf[MISC]
-    tid = cuda.threadIdx.x
-    T = cuda.blockDim.x
-    for k in range(tid, d, T):
-        xs[k] = X[i, k]
-        u2[k] = 1.0 / S[k, k]
-        e[k] = X[i, k] - mu[k]
-    cuda.syncthreads()
-    for k in range(tid, d, T):
-        w[k] = _mul(_mul(u2[k], e[k]), e[k])
-    cuda.syncthreads()
-    if tid == 0:
-        acc = w[0]
-        for k in range(1, d):
-            acc += w[k]
-        wsum[0] = acc
-    cuda.syncthreads()
-    for j in range(tid, d, T):
-        a_acc = 0.0
-        b_acc = 0.0
-        for k in range(d):
-            sjk = S[j, k] if k != j else 0.0
-            ta = _mul(_mul(sjk, sjk), u2[k])
-            tb = _mul(sjk, _mul(u2[k], e[k]))
-            if k == 0:
-                a_acc = ta
-                b_acc = tb
-            else:
-                a_acc += ta
-                b_acc += tb
-        A[j] = a_acc
-        B[j] = b_acc
-        E[j] = wsum[0] - w[j]
+    """Load event i and its per-feature sums (``_feature_terms``) into ``buf``, a thread per feature."""
+    xs, e, A, B, E = buf[XS], buf[EV], buf[SA], buf[SB], buf[SE]
+    for j in range(cuda.threadIdx.x, d, cuda.blockDim.x):
+        xs[j] = X[i, j]
+        e[j], A[j], B[j], E[j] = _feature_terms(X, i, j, d, mu, S)
         old_bins[j] = _bin_of(xs[j], edges, j, nb)
     cuda.syncthreads()
 
@@ -486,22 +498,32 @@ def visit_exact_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, 
         moved[0] += count
 
 
-@cuda.jit(**({} if SIMULATOR else {"max_registers": MAX_REGISTERS}))
-def choose_batch_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus,
-                        term_sum, mu, S, n, alpha, beta, max_jsd, max_frob, use_no_change, X_new):
-    """Block t chooses the moves of ``events[t]`` against the statistics as they are (batched mode)."""
-    t = cuda.blockIdx.x
+@cuda.jit(**_BATCH_OPTIONS)
+def choose_batch_kernel(X, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus, term_sum,
+                        mu, S, n, alpha, beta, max_jsd, max_frob, use_no_change, X_new):
+    """Batched mode: warp g chooses feature g % d of event g // d (row of ``X``) against the
+    statistics as they are. The warps are independent: no barrier, no shared per-event buffer."""
+    scratch = cuda.shared.array((BATCH_WARPS, WARP), np.float64)
+    scratch4 = cuda.shared.array((BATCH_WARPS if SIMULATOR else 1, WARP, 4), np.float64)
+    warp = cuda.threadIdx.x // WARP
+    lane = cuda.threadIdx.x % WARP
+    m = X.shape[0]
     d = X.shape[1]
+    g = cuda.blockIdx.x * BATCH_WARPS + warp
+    t = g // d
+    j = g - t * d
     nb = terms.shape[1]
-    buf = cuda.shared.array((N_BUFFERS, MAX_FEATURES), np.float64)
-    old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
-    scratch = cuda.shared.array((N_WARPS, WARP), np.float64)
-    scratch4 = cuda.shared.array((SCRATCH4_WARPS, WARP, 4), np.float64)
-    _event_terms(X, events[t], d, mu, S, edges, nb, buf, old_bins)
-    _choose_event(t, d, buf, S, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus,
-                  terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change, scratch, scratch4)
-    for j in range(cuda.threadIdx.x, d, cuda.blockDim.x):
-        X_new[t, j] = buf[XNEW, j]
+    # (a conditional expression among the arguments of a call this long does not compile for the GPU)
+    scratch4_row = warp if SIMULATOR else 0
+    if t < m:  # the same for every lane of the warp, so its shuffles stay whole
+        xj = X[t, j]
+        e_j, A_j, B_j, E_j = _feature_terms(X, t, j, d, mu, S)
+        a_bin = _bin_of(xj, edges, j, nb)
+        v = _choose_feature(j, t, lane, xj, signs[t, j], a_bin, e_j, S[j, j], A_j, B_j, E_j, mc[t, j], st[t, j], U,
+                            random_mode, lo, hi, edges, terms, terms_plus, terms_minus, term_sum, n, nb, alpha, beta,
+                            max_jsd, max_frob, use_no_change, scratch[warp], scratch4[scratch4_row])
+        if lane == 0:
+            X_new[t, j] = v
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,9 +603,8 @@ class GpuIteration:
         m = len(ev)
         t0 = time.perf_counter()
         X_new = cuda.device_array((m, state.d), np.float64)
-        choose_batch_kernel[m, THREADS](
-            _to_device(state.X[ev]), _to_device(np.arange(m, dtype=np.int64)), _to_device(signs), _to_device(mc),
-            _to_device(st), _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, _to_device(h.terms),
+        choose_batch_kernel[-(-m * state.d // BATCH_WARPS), BATCH_WARPS * WARP](
+            _to_device(state.X[ev]), _to_device(signs), _to_device(mc), _to_device(st), _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, _to_device(h.terms),
             _to_device(h.terms_plus), _to_device(h.terms_minus), _to_device(h.term_sum), _to_device(c.mu),
             _to_device(c.S), state.n, *_limits(p), X_new)
         X_chosen = X_new.copy_to_host()  # waits for the kernel
