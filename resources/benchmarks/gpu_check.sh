@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU engine's device check in one command: the GPU tests, then the benchmark rows of the
 # README's GPU table (cpu, exact cuda and batched cuda at n = 250,000; cpu and batched at
-# 1,000,000), each row with its time split (gpu_choose_seconds, host_apply_seconds, ...), and last
+# 1,000,000), each row with its time split (gpu_wait_seconds, host_apply_seconds, ...), and last
 # the batched rows at other register caps of the choice kernel (gpu_registers.jsonl; compare them
 # with the batch-32,768 row of the first run).
 #

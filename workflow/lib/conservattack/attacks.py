@@ -59,7 +59,7 @@ class AttackResult:
     history : one dict per iteration: iteration, fooling_ratio, jsd (per feature), jsd_mean,
         jsd_median, jsd_max, relative_fn, events_visited, events_moved, seconds (of which
         visit_seconds in the per-event loop and model_seconds in the gradients and the evaluation;
-        the batched GPU mode adds gpu_choose_seconds and host_apply_seconds within the visit).
+        the batched GPU mode adds gpu_wait_seconds and host_apply_seconds within the visit).
     """
 
     X_adv: np.ndarray

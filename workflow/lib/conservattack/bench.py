@@ -5,9 +5,10 @@ per feature), iterations, event_visits, seconds, us_per_event_visit, peak_mem_mb
 allocations of the attack), gpu_mem_mb (device memory taken during the attack, GPU engines),
 rss_mb, fooling_ratio, jsd_mean, relative_fn, moved_fraction (visits that moved the event),
 where the time went (visit_seconds in the per-event loop, us_per_event_visit_loop = that per visit,
-model_seconds in the model's gradients and evaluation, and for batched GPU rows gpu_choose_seconds
-(uploads, choice kernel, download) and host_apply_seconds within the loop; the rest is the
-per-iteration resync and metrics),
+model_seconds in the model's gradients and evaluation, and for batched GPU rows gpu_wait_seconds
+(the host's uploads, launches and waits for the GPU's choices, the part of the choice that the
+apply step does not hide) and host_apply_seconds within the loop; the rest is the per-iteration
+resync and metrics),
 ratio = naive time per event visit over this engine's, and speedup_vs_cpu = the cpu engine's time
 per event visit over this engine's, all measured in the same invocation.
 

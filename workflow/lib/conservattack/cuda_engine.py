@@ -66,6 +66,7 @@ N_WARPS = THREADS // WARP
 BATCH_WARPS = 1 if SIMULATOR else 4
 BATCH_REGISTERS = int(os.environ.get("CONSERVATTACK_CUDA_BATCH_REGISTERS", "128"))
 _BATCH_OPTIONS = {} if SIMULATOR or BATCH_REGISTERS <= 0 else {"max_registers": BATCH_REGISTERS}
+PIPELINE_EVENTS = 4096  # events per launch of the batched choice (GpuIteration._visit_batch)
 # rows of the exact mode's per-event shared buffer: the event, its deviations, the sums A, B, E,
 # the chosen values, and the apply step's new means and deviations before and after the move;
 # MISC holds the "something moved" flag (1)
@@ -557,10 +558,13 @@ class GpuIteration:
             raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
         self.state, self.batch, self.moved = state, int(batch), 0
         # where a batched iteration's time goes (attacks.AttackResult.history, the benchmark's rows)
-        self.phase_seconds = {} if self.batch <= 1 else {"gpu_choose": 0.0, "host_apply": 0.0}
+        # gpu_wait: the host's uploads, launches and waits for choices; host_apply: kernels.apply_chosen
+        self.phase_seconds = {} if self.batch <= 1 else {"gpu_wait": 0.0, "host_apply": 0.0}
         h = state.hist
         self.lo, self.hi, self.edges = _to_device(state.lo), _to_device(state.hi), _to_device(h.edges)
-        if self.batch <= 1:
+        if self.batch > 1:
+            self.stream, self.chosen = cuda.stream(), None
+        else:
             self.P = _to_device(h.P)
             self.dev = {name: _to_device(a) for name, a in self._host_arrays().items()}
             self.moved_dev = _to_device(np.zeros(1, np.int64))
@@ -598,20 +602,39 @@ class GpuIteration:
             self.moved_dev)
 
     def _visit_batch(self, events, signs, mc, st, U) -> None:
+        """Choose the batch's moves against the statistics as they are, then apply them in event
+        order. The choice goes in slices of PIPELINE_EVENTS events, queued on one stream with a
+        copy back and an event each: the host applies a slice while the GPU chooses the next ones.
+        Every slice sees the statistics of the batch's start (uploaded before the first launch),
+        so this changes when the work runs, not what it computes."""
         state, p, h, c = self.state, self.state.p, self.state.hist, self.state.pearson
         ev = events.astype(np.int64)
-        m = len(ev)
+        m, d = len(ev), state.d
         t0 = time.perf_counter()
-        X_new = cuda.device_array((m, state.d), np.float64)
-        choose_batch_kernel[-(-m * state.d // BATCH_WARPS), BATCH_WARPS * WARP](
-            _to_device(state.X[ev]), _to_device(signs), _to_device(mc), _to_device(st), _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, _to_device(h.terms),
-            _to_device(h.terms_plus), _to_device(h.terms_minus), _to_device(h.term_sum), _to_device(c.mu),
-            _to_device(c.S), state.n, *_limits(p), X_new)
-        X_chosen = X_new.copy_to_host()  # waits for the kernel
-        t1 = time.perf_counter()
-        self.moved += kernels.apply_chosen(state.X, ev, X_chosen, h.edges, h.counts, h.P, h.terms,
-                                           h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
-                                           float(p.max_jsd_single_change), float(p.max_frob_single_change),
-                                           bool(p.use_no_change))
-        self.phase_seconds["gpu_choose"] += t1 - t0
-        self.phase_seconds["host_apply"] += time.perf_counter() - t1
+        # synchronous uploads: the apply step may change the host's statistics as soon as they return
+        inputs = [_to_device(a) for a in (state.X[ev], signs, mc, st, U)]
+        stats = [_to_device(a) for a in (h.terms, h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S)]
+        X_new = cuda.device_array((m, d), np.float64)
+        if self.chosen is None or len(self.chosen) < m:  # page-locked, for copies that do not block the host
+            self.chosen = cuda.pinned_array((m, d), np.float64)
+        slices = []
+        for a in range(0, m, PIPELINE_EVENTS):
+            b = min(a + PIPELINE_EVENTS, m)
+            choose_batch_kernel[-(-(b - a) * d // BATCH_WARPS), BATCH_WARPS * WARP, self.stream](
+                *(x[a:b] for x in inputs), bool(p.random_mode), self.lo, self.hi, self.edges, *stats, state.n,
+                *_limits(p), X_new[a:b])
+            X_new[a:b].copy_to_host(self.chosen[a:b], stream=self.stream)
+            ready = cuda.event()
+            ready.record(self.stream)
+            slices.append((a, b, ready))
+        apply = 0.0
+        for a, b, ready in slices:
+            ready.synchronize()
+            t1 = time.perf_counter()
+            self.moved += kernels.apply_chosen(state.X, ev[a:b], self.chosen[a:b], h.edges, h.counts, h.P, h.terms,
+                                               h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
+                                               float(p.max_jsd_single_change), float(p.max_frob_single_change),
+                                               bool(p.use_no_change))
+            apply += time.perf_counter() - t1
+        self.phase_seconds["gpu_wait"] += time.perf_counter() - t0 - apply
+        self.phase_seconds["host_apply"] += apply
