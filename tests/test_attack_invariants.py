@@ -6,6 +6,7 @@ import pytest
 from conservattack import AttackParams, attack
 from conservattack.attacks import _ConservAttack
 from conservattack.inference import predict_proba
+from conservattack.metrics import jsd_per_feature
 from conservattack.stats import histogram_counts, pearson_matrix
 
 GRID = dict(min_change=0.01, step=0.02, n_iterations=3, num_bins=15, alpha=4.0, beta=1.0,
@@ -39,6 +40,8 @@ def test_bounds_mask_and_monotone_fooling(small_problem, cfg):
     assert 0 < h["visit_seconds"] + h["model_seconds"] <= h["seconds"]
     assert h["relative_fn"] == pytest.approx(
         np.linalg.norm(pearson_matrix(res.X_adv) - pearson_matrix(X)) / np.linalg.norm(pearson_matrix(X)))
+    # the history's JSD comes from the attack's recount; it is the from-scratch metric to the bit
+    assert h["jsd"] == jsd_per_feature(X, res.X_adv, cfg["num_bins"]).tolist()
 
 
 def test_same_seed_same_result_and_seed_matters(small_problem):
@@ -58,11 +61,21 @@ def test_running_statistics_stay_exact_through_an_iteration(small_problem):
     model, X, y = small_problem
     params = AttackParams(**GRID)
     state = _ConservAttack(model, X.astype(float), y, np.zeros(len(X), bool), params)
+    running = {}
+    recount = state.hist.resync
+
+    def keep_running_values(X_now):  # iterate() recounts the histograms at its end
+        running.update(counts=state.hist.counts.copy(), term_sum=state.hist.term_sum.copy())
+        recount(X_now)
+
+    state.hist.resync = keep_running_values
     state.iterate(1, progress=False)
-    # iterate() re-synchronises at its start, so these are the running values after all moves
+    assert running, "the iteration must recount its histograms"
     for j in range(X.shape[1]):
         np.testing.assert_array_equal(
-            state.hist.counts[j], histogram_counts(state.X[:, j], state.lo[j], state.hi[j], params.num_bins))
+            running["counts"][j], histogram_counts(state.X[:, j], state.lo[j], state.hi[j], params.num_bins))
+    np.testing.assert_allclose(running["term_sum"], state.hist.term_sum, rtol=0, atol=1e-12)
+    # the co-moments are re-synchronised at the start of an iteration: these are the running values
     np.testing.assert_allclose(state.pearson.corr(), pearson_matrix(state.X), rtol=0, atol=1e-12)
 
 

@@ -29,6 +29,34 @@ def test_bin_index_matches_numpy_histogram_including_edges():
             assert np.histogram([v], nb, range=(lo, hi))[0][i] == 1
 
 
+def test_histogram_counts_of_the_running_histograms_are_numpys_including_edges():
+    """RunningHistograms counts with a compiled loop (kernels.bin_counts); it must put every value
+    where bin_index (numpy.histogram) does: on edges, one ulp below them, on lo and hi."""
+    rng = np.random.default_rng(3)
+    ranges = ((0.0, 1.0, 200), (-3.7, 12.1, 70), (0.1, 0.3, 7), (2.0, 2.0, 5))  # the last: a constant feature
+    cols = []
+    for lo, hi, nb in ranges:
+        edges = bin_edges(lo, hi, nb)
+        x = np.concatenate([rng.uniform(lo, hi, 3000), np.clip(edges, lo, hi), [lo, hi],
+                            np.clip(np.nextafter(edges[1:-1], -np.inf), lo, hi)])
+        cols.append(rng.permutation(np.resize(x, 3300)))
+    X = np.stack(cols, axis=1)
+    hist = RunningHistograms(X, X.min(0), X.max(0), 7)
+    for j in range(X.shape[1]):
+        np.testing.assert_array_equal(hist.counts[j], histogram_counts(X[:, j], X[:, j].min(), X[:, j].max(), 7))
+    for (lo, hi, nb), x in zip(ranges, cols):
+        h1 = RunningHistograms(x[:, None], [lo], [hi], nb)
+        np.testing.assert_array_equal(h1.counts[0], histogram_counts(x, lo, hi, nb))
+        np.testing.assert_array_equal(h1.counts[0], np.histogram(x, nb, range=(lo, hi) if lo < hi else None)[0])
+    X_out = X.copy()
+    X_out[5, 2] = 0.31  # above feature 2's range
+    with pytest.raises(ValueError, match=r"outside the histogram range in feature\(s\) \[2\]"):
+        hist.resync(X_out)
+    X_out[5, 2] = np.nan
+    with pytest.raises(ValueError, match=r"feature\(s\) \[2\]"):
+        hist.resync(X_out)
+
+
 def test_js_distance_is_scipy_base_2():
     rng = np.random.default_rng(1)
     for _ in range(20):

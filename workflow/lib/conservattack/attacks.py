@@ -41,7 +41,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .inference import logit_head, loss_gradient_sign, predict_proba
-from .metrics import jsd_per_feature, relative_frobenius
+from .metrics import relative_frobenius
 from .params import AttackParams, ParameterError
 from .stats import RunningHistograms, RunningPearson, pearson_matrix
 
@@ -135,6 +135,7 @@ class _ConservAttack:
         self.rng = np.random.default_rng(params.seed)
         self.fooled = np.zeros(self.n, dtype=bool)
         self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
+        self._hist_synced = True  # the histograms hold counts of the current X, from scratch
 
     # -- candidates --------------------------------------------------------------------------
     def _step_sizes(self):
@@ -247,8 +248,11 @@ class _ConservAttack:
     # -- iterations --------------------------------------------------------------------------
     def iterate(self, iteration: int, progress: bool) -> dict:
         t0 = time.perf_counter()
-        # Re-synchronise from scratch once per iteration: bounds accumulated rounding.
-        self.hist.resync(self.X)
+        # Re-synchronise from scratch once per iteration: bounds accumulated rounding. The
+        # histograms were counted from this X at the end of the previous iteration (or at the start).
+        if not self._hist_synced:
+            self.hist.resync(self.X)
+        self._hist_synced = False
         self.pearson.resync(self.X)
         targeted = ~self.mask
         visit = np.flatnonzero(targeted & ~self.fooled)
@@ -256,8 +260,7 @@ class _ConservAttack:
         t_model = time.perf_counter()
         signs = loss_gradient_sign(self.model, self.X[visit], self.y[visit]) if visit.size else None
         model_seconds = time.perf_counter() - t_model
-        sign_of = dict(zip(visit.tolist(), range(visit.size)))
-        order = np.union1d(visit, pull)  # increasing index
+        order = np.union1d(visit, pull) if pull.size else visit  # increasing index
         bar = tqdm(total=order.size, desc=f"attack iteration {iteration}/{self.p.n_iterations}",
                    disable=not progress, mininterval=0.5, unit="ev", leave=False)
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
@@ -268,6 +271,7 @@ class _ConservAttack:
         elif self.engine == "cuda" and pull.size == 0:
             moved = self._visit_cuda(visit, signs, bar)
         else:
+            sign_of = dict(zip(visit.tolist(), range(visit.size)))
             moved = self._visit_python(order, sign_of, signs, bar, naive=self.engine == "naive")
         visit_seconds = time.perf_counter() - t_visit
         t_model = time.perf_counter()
@@ -276,7 +280,11 @@ class _ConservAttack:
         self.fooled |= (pred != self.y) & targeted
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
         bar.close()
-        jsd = jsd_per_feature(self.X_clean, self.X, self.p.num_bins)
+        # counted from scratch: the iteration's JSD (= metrics.jsd_per_feature(X_clean, X)) and the
+        # next iteration's starting histograms
+        self.hist.resync(self.X)
+        self._hist_synced = True
+        jsd = self.hist.counted_jsd()
         return {
             "iteration": iteration,
             "fooling_ratio": self._ratio(),

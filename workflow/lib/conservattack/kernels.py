@@ -112,6 +112,23 @@ _frob_lower_bound = njit(cache=True, inline="always")(frob_lower_bound_impl)
 
 
 @njit(cache=True)
+def bin_counts(X, edges):
+    """Counts (d, bins) of the columns of X (n, d) in their rows of ``edges``: the bins of
+    ``stats.bin_index_rows``, counted without its (n, d) arrays of bin indices and corrections.
+    Returns None when a value lies outside its feature's edges (or is NaN)."""
+    n, d = X.shape
+    nb = edges.shape[1] - 1
+    counts = np.zeros((d, nb), np.int64)
+    for i in range(n):
+        for j in range(d):
+            v = X[i, j]
+            if not (edges[j, 0] <= v <= edges[j, nb]):
+                return None
+            counts[j, _bin_of(v, edges, j, nb)] += 1
+    return counts
+
+
+@njit(cache=True)
 def _workspace(d):
     """Per-event scratch arrays of the visiting loops: u2, e, A, B, E, w, x_new; old and new bins."""
     return np.empty((7, d)), np.empty((2, d), np.int64)

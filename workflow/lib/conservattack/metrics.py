@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import histogram_counts, js_distance, pearson_matrix
+from .stats import histogram_counts, js_distance_rows, pearson_matrix
 
 
 def jsd_per_feature(X_clean, X_adv, num_bins: int) -> np.ndarray:
@@ -16,12 +16,11 @@ def jsd_per_feature(X_clean, X_adv, num_bins: int) -> np.ndarray:
     X_clean = np.asarray(X_clean, dtype=np.float64)
     X_adv = np.asarray(X_adv, dtype=np.float64)
     lo, hi = X_clean.min(axis=0), X_clean.max(axis=0)
-    out = np.empty(X_clean.shape[1])
-    for j in range(X_clean.shape[1]):
-        p = histogram_counts(X_clean[:, j], lo[j], hi[j], num_bins) / len(X_clean)
-        q = histogram_counts(X_adv[:, j], lo[j], hi[j], num_bins) / len(X_adv)
-        out[j] = js_distance(p, q)
-    return out
+
+    def probabilities(X):
+        return np.stack([histogram_counts(X[:, j], lo[j], hi[j], num_bins) for j in range(X.shape[1])]) / len(X)
+
+    return js_distance_rows(probabilities(X_clean), probabilities(X_adv))
 
 
 def relative_frobenius(C_clean, C_adv) -> float:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import rel_entr
 
+from .kernels import bin_counts
+
 LN2 = float(np.log(2.0))
 
 
@@ -83,6 +85,11 @@ def js_distance_from_sum(term_sum) -> np.ndarray:
 def js_distance(p, q) -> float:
     """Jensen-Shannon distance, log base 2, between two probability vectors."""
     return float(js_distance_from_sum(js_terms(p, q).sum()))
+
+
+def js_distance_rows(P, Q) -> np.ndarray:
+    """``js_distance`` of each pair of rows of P and Q (one per feature)."""
+    return np.array([js_distance(p, q) for p, q in zip(P, Q)], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,9 +165,13 @@ class RunningHistograms:
         self._refresh_all()
 
     def _count(self, X) -> np.ndarray:
-        idx = self.bins(X.T)
-        flat = (idx + self._rows[:, None] * self.num_bins).ravel()
-        return np.bincount(flat, minlength=self.d * self.num_bins).reshape(self.d, self.num_bins)
+        # compiled: the bins of bin_index_rows, without its n x d temporaries (0.2 s at n = 250,000
+        # and d = 30 in numpy, several times that where fresh memory pages are slow to come by)
+        counts = bin_counts(np.ascontiguousarray(X, dtype=np.float64), self.edges)
+        if counts is None:
+            outside = ~((X >= self.edges[:, 0]) & (X <= self.edges[:, -1])).all(axis=0)
+            raise ValueError(f"values outside the histogram range in feature(s) {np.flatnonzero(outside).tolist()}")
+        return counts
 
     # -- queries -----------------------------------------------------------------------------
     def bins(self, values) -> np.ndarray:
@@ -170,6 +181,13 @@ class RunningHistograms:
     def jsd(self) -> np.ndarray:
         """Current JS distance per feature."""
         return js_distance_from_sum(self.term_sum)
+
+    def counted_jsd(self) -> np.ndarray:
+        """JS distance per feature between the reference and the counts, formed as
+        ``metrics.jsd_per_feature`` forms it (probabilities counts / n, terms summed by numpy), so
+        after a ``resync`` it equals ``jsd_per_feature(X_reference, X)`` exactly, without
+        binning the reference set again."""
+        return js_distance_rows(self.P, self.counts / self.n)
 
     def candidate_jsd(self, old_bins, new_bins) -> np.ndarray:
         """JS distance of feature j if one value moved from ``old_bins[j]`` to ``new_bins[j, k]``.
