@@ -10,7 +10,7 @@
 # Meant for a CUDA machine whose python3 already holds torch, numba and numba-cuda (a GPU node's
 # environment, or the CUDA image of a lent machine): nothing is installed. Writes gpu.txt,
 # gpu_tests.log, gpu_bench.jsonl and gpu_registers.jsonl to OUTDIR (default $OUT, else
-# /tmp/gpu_check). About 8 minutes on an H100. Exits non-zero when a test fails or the benchmark breaks.
+# /tmp/gpu_check). About 8 minutes on an H100 (estimated from its earlier rows). Exits non-zero when a test fails or the benchmark breaks.
 set -uo pipefail
 out=${1:-${OUT:-/tmp/gpu_check}}
 mkdir -p "$out"
