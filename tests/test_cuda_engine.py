@@ -44,7 +44,7 @@ def test_kernels_compile_for_sm90_with_the_promised_resources():
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     rows = {r["kernel"]: r for r in map(json.loads, out.stdout.splitlines())}
-    assert set(rows) == {"visit_exact_kernel", "choose_batch_kernel"}
+    assert set(rows) == {"visit_exact_kernel", "choose_batch_kernel", "coupling_kernel"}
     batch = rows["choose_batch_kernel"]
     assert batch["registers"] <= 128 and batch["spill_stores_bytes"] == 0, batch
     assert batch["resident_warps_per_sm"] >= 16, batch  # twice the 8 of the block-per-event kernel

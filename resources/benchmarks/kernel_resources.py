@@ -5,8 +5,8 @@ resident on one streaming multiprocessor; compiled for a compute capability with
     python resources/benchmarks/kernel_resources.py [--cc 9.0] [--batch-registers 0,64,96,128]
 
 It prints one JSON object per kernel and register cap. The choice kernel of the batched mode is
-compiled once per cap in ``--batch-registers`` (0: no cap) and the exact kernel at the cap the
-engine gives it. The occupancy arithmetic is the CUDA occupancy calculator's for sm_80 and sm_90:
+compiled once per cap in ``--batch-registers`` (0: no cap), the exact kernel at the cap the
+engine gives it, and the batched mode's one-block ``coupling_kernel`` uncapped. The occupancy arithmetic is the CUDA occupancy calculator's for sm_80 and sm_90:
 65,536 registers, allocated per warp in units of 256, at most 64 warps and 32 blocks, and 228 KB of
 shared memory (1 KB of it reserved per block).
 """
@@ -83,9 +83,10 @@ def main() -> int:
     kernels = [
         ("visit_exact_kernel", sig(X, events, X, X, X, U, True, vec, vec, edges, counts, terms, terms, terms, terms,
                                    vec, vec, S, *limits, moved), ce.THREADS, [ce.MAX_REGISTERS]),
-        ("choose_batch_kernel", sig(X, X, X, X, U, True, vec, vec, edges, terms, terms, terms, vec, vec, S, 1,
-                                    *limits, X), ce.BATCH_WARPS * ce.WARP,
+        ("choose_batch_kernel", sig(X, X, X, X, U, True, vec, vec, edges, terms, terms, terms, vec, vec, S, vec, vec,
+                                    1, *limits, X), ce.BATCH_WARPS * ce.WARP,
          [int(v) for v in args.batch_registers.split(",")]),
+        ("coupling_kernel", sig(S, vec, vec), ce.THREADS, [0]),
     ]
     for name, types, threads, caps in kernels:
         ptx, _ = cuda.compile_ptx(getattr(ce, name).py_func, types, cc=cc)

@@ -14,7 +14,8 @@ Two modes, chosen by ``batch_events`` in ``attacks.attack``:
   decision could change only at an exact tie or a limit met to the last bit.
 - batched (``batch_events`` = B > 1): B events choose their moves at once on the GPU against the
   same statistics, one warp per (event, feature) running the exact mode's per-feature code, all
-  B x d warps independent of one another. The host then applies the moves one event after another, in event order, with the CPU engine's exact running updates
+  B x d warps independent of one another (the event-independent sums once per batch,
+  ``coupling_kernel``). The host then applies the moves one event after another, in event order, with the CPU engine's exact running updates
   (``kernels.apply_chosen``), which also resolves conflicts deterministically: with
   ``use_no_change``, a feature's move that is no longer admissible against the statistics as they
   now are (earlier events of the batch having moved into the same bins or shifted the same
@@ -67,11 +68,11 @@ BATCH_WARPS = 1 if SIMULATOR else 4
 BATCH_REGISTERS = int(os.environ.get("CONSERVATTACK_CUDA_BATCH_REGISTERS", "128"))
 _BATCH_OPTIONS = {} if SIMULATOR or BATCH_REGISTERS <= 0 else {"max_registers": BATCH_REGISTERS}
 PIPELINE_EVENTS = 4096  # events per launch of the batched choice (GpuIteration._visit_batch)
-# rows of the exact mode's per-event shared buffer: the event, its deviations, the sums A, B, E,
-# the chosen values, and the apply step's new means and deviations before and after the move;
-# MISC holds the "something moved" flag (1)
-XS, EV, SA, SB, SE, XNEW, MU_NEW, E_OLD, E_CUR, MISC = range(10)
-N_BUFFERS = 10
+# rows of the exact mode's per-event shared buffer: the event, its deviations, 1/S_kk, the sums A,
+# B, E, the chosen values, and the apply step's new means and deviations before and after the
+# move; MISC holds the "something moved" flag (1)
+XS, EV, U2, SA, SB, SE, XNEW, MU_NEW, E_OLD, E_CUR, MISC = range(11)
+N_BUFFERS = 11
 SCRATCH4_WARPS = N_WARPS if SIMULATOR else 1  # shuffle stand-in memory: the simulator only
 
 
@@ -348,44 +349,60 @@ def _choose_feature(j, t, lane, xj, s, a_bin, e_j, Sjj, A_j, B_j, E_j, mcj, stj,
 # ---------------------------------------------------------------------------------------------
 # One event: per-event sums, the d choices, and (exact mode) the joint move
 # ---------------------------------------------------------------------------------------------
+# The sums of stats.RunningPearson.event_terms, with the same operations in the same order, split
+# by what they depend on: A_j on the statistics alone (once per batch in batched mode), e_j, B_j
+# and E_j on the event too. u2[k] = 1 / S_kk.
 @cuda.jit(device=True)
-def _feature_terms(X, i, j, d, mu, S):
-    """Feature j's share of stats.RunningPearson.event_terms for event i, with the same operations
-    in the same order: e_j, A_j = sum_k S_jk^2 / S_kk, B_j = sum_k S_jk e_k / S_kk (k != j) and
-    E_j = sum_k e_k^2 / S_kk - e_j^2 / S_jj. One thread forms them from global memory."""
-    wsum = 0.0
+def _coupling_term(j, d, S, u2):
+    """A_j = sum over k != j of S_jk^2 / S_kk."""
     a_acc = 0.0
+    for k in range(d):
+        sjk = S[j, k] if k != j else 0.0
+        ta = _mul(_mul(sjk, sjk), u2[k])
+        if k == 0:  # the sums start at their first term, as the CPU's do (no 0.0 + first term)
+            a_acc = ta
+        else:
+            a_acc += ta
+    return a_acc
+
+
+@cuda.jit(device=True)
+def _deviation_terms(X, i, j, d, mu, S, u2):
+    """e_j, B_j = sum over k != j of S_jk e_k / S_kk, and E_j = sum over k != j of e_k^2 / S_kk
+    (formed as the full sum less e_j^2 / S_jj) for event i, one thread, from global memory."""
+    wsum = 0.0
     b_acc = 0.0
     w_j = 0.0
     e_j = 0.0
     for k in range(d):
-        u2 = 1.0 / S[k, k]
         e = X[i, k] - mu[k]
-        w = _mul(_mul(u2, e), e)
+        ue = _mul(u2[k], e)
+        w = _mul(ue, e)
         sjk = S[j, k] if k != j else 0.0
-        ta = _mul(_mul(sjk, sjk), u2)
-        tb = _mul(sjk, _mul(u2, e))
-        if k == 0:  # the sums start at their first term, as the CPU's do (no 0.0 + first term)
+        tb = _mul(sjk, ue)
+        if k == 0:
             wsum = w
-            a_acc = ta
             b_acc = tb
         else:
             wsum += w
-            a_acc += ta
             b_acc += tb
         if k == j:
             w_j = w
             e_j = e
-    return e_j, a_acc, b_acc, wsum - w_j
+    return e_j, b_acc, wsum - w_j
 
 
 @cuda.jit(device=True)
 def _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins):
-    """Load event i and its per-feature sums (``_feature_terms``) into ``buf``, a thread per feature."""
-    xs, e, A, B, E = buf[XS], buf[EV], buf[SA], buf[SB], buf[SE]
+    """Load event i and its per-feature sums into ``buf``, a thread per feature."""
+    xs, e, u2, A, B, E = buf[XS], buf[EV], buf[U2], buf[SA], buf[SB], buf[SE]
+    for k in range(cuda.threadIdx.x, d, cuda.blockDim.x):
+        u2[k] = 1.0 / S[k, k]
+    cuda.syncthreads()
     for j in range(cuda.threadIdx.x, d, cuda.blockDim.x):
         xs[j] = X[i, j]
-        e[j], A[j], B[j], E[j] = _feature_terms(X, i, j, d, mu, S)
+        A[j] = _coupling_term(j, d, S, u2)
+        e[j], B[j], E[j] = _deviation_terms(X, i, j, d, mu, S, u2)
         old_bins[j] = _bin_of(xs[j], edges, j, nb)
     cuda.syncthreads()
 
@@ -499,11 +516,23 @@ def visit_exact_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, 
         moved[0] += count
 
 
+@cuda.jit
+def coupling_kernel(S, u2, A):
+    """The batch's event-independent sums, once per batch (one block): u2 = 1 / diag(S) and A."""
+    d = S.shape[0]
+    for k in range(cuda.threadIdx.x, d, cuda.blockDim.x):
+        u2[k] = 1.0 / S[k, k]
+    cuda.syncthreads()
+    for j in range(cuda.threadIdx.x, d, cuda.blockDim.x):
+        A[j] = _coupling_term(j, d, S, u2)
+
+
 @cuda.jit(**_BATCH_OPTIONS)
 def choose_batch_kernel(X, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus, term_sum,
-                        mu, S, n, alpha, beta, max_jsd, max_frob, use_no_change, X_new):
+                        mu, S, u2, A, n, alpha, beta, max_jsd, max_frob, use_no_change, X_new):
     """Batched mode: warp g chooses feature g % d of event g // d (row of ``X``) against the
-    statistics as they are. The warps are independent: no barrier, no shared per-event buffer."""
+    statistics as they are (``u2`` and ``A`` from ``coupling_kernel``). The warps are independent:
+    no barrier, no shared per-event buffer."""
     scratch = cuda.shared.array((BATCH_WARPS, WARP), np.float64)
     scratch4 = cuda.shared.array((BATCH_WARPS if SIMULATOR else 1, WARP, 4), np.float64)
     warp = cuda.threadIdx.x // WARP
@@ -518,9 +547,9 @@ def choose_batch_kernel(X, signs, mc, st, U, random_mode, lo, hi, edges, terms, 
     scratch4_row = warp if SIMULATOR else 0
     if t < m:  # the same for every lane of the warp, so its shuffles stay whole
         xj = X[t, j]
-        e_j, A_j, B_j, E_j = _feature_terms(X, t, j, d, mu, S)
+        e_j, B_j, E_j = _deviation_terms(X, t, j, d, mu, S, u2)
         a_bin = _bin_of(xj, edges, j, nb)
-        v = _choose_feature(j, t, lane, xj, signs[t, j], a_bin, e_j, S[j, j], A_j, B_j, E_j, mc[t, j], st[t, j], U,
+        v = _choose_feature(j, t, lane, xj, signs[t, j], a_bin, e_j, S[j, j], A[j], B_j, E_j, mc[t, j], st[t, j], U,
                             random_mode, lo, hi, edges, terms, terms_plus, terms_minus, term_sum, n, nb, alpha, beta,
                             max_jsd, max_frob, use_no_change, scratch[warp], scratch4[scratch4_row])
         if lane == 0:
@@ -614,6 +643,9 @@ class GpuIteration:
         # synchronous uploads: the apply step may change the host's statistics as soon as they return
         inputs = [_to_device(a) for a in (state.X[ev], signs, mc, st, U)]
         stats = [_to_device(a) for a in (h.terms, h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S)]
+        u2, A = cuda.device_array(d, np.float64), cuda.device_array(d, np.float64)
+        coupling_kernel[1, THREADS, self.stream](stats[-1], u2, A)
+        stats += [u2, A]
         X_new = cuda.device_array((m, d), np.float64)
         if self.chosen is None or len(self.chosen) < m:  # page-locked, for copies that do not block the host
             self.chosen = cuda.pinned_array((m, d), np.float64)
