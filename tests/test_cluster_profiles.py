@@ -113,11 +113,13 @@ def check_dry_run(out: str, gpu_resource: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def htcondor_pythonpath(request) -> str | None:
-    """A PYTHONPATH entry that provides the HTCondor executor plugin (None: already installed)."""
+def htcondor_pythonpath(request, tmp_path_factory) -> str | None:
+    """A PYTHONPATH entry that provides the HTCondor executor plugin (None: already installed).
+    Kept in pytest's cache between runs; in a temporary folder under ``-p no:cacheprovider``."""
     if importlib.util.find_spec("snakemake_executor_plugin_htcondor"):
         return None
-    target = request.config.cache.mkdir("htcondor-plugin")
+    cache = getattr(request.config, "cache", None)
+    target = cache.mkdir("htcondor-plugin") if cache else tmp_path_factory.mktemp("htcondor-plugin")
     if not (target / "snakemake_executor_plugin_htcondor").is_dir():
         try:
             proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),

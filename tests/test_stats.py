@@ -30,7 +30,7 @@ def test_bin_index_matches_numpy_histogram_including_edges():
 
 
 def test_histogram_counts_of_the_running_histograms_are_numpys_including_edges():
-    """RunningHistograms counts with a compiled loop (kernels.bin_counts); it must put every value
+    """RunningHistograms counts with a compiled loop (stats.bin_counts); it must put every value
     where bin_index (numpy.histogram) does: on edges, one ulp below them, on lo and hi."""
     rng = np.random.default_rng(3)
     ranges = ((0.0, 1.0, 200), (-3.7, 12.1, 70), (0.1, 0.3, 7), (2.0, 2.0, 5))  # the last: a constant feature

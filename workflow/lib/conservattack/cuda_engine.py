@@ -43,6 +43,7 @@ from numba import config as numba_config
 from numba import cuda
 
 from . import kernels
+from .stats import bin_of_impl
 
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 WARP = 32
@@ -161,7 +162,7 @@ def _js_term(p, q):
     return _rel_entr(p, m) + _rel_entr(q, m)
 
 
-_bin_of = cuda.jit(device=True)(kernels.bin_of_impl)
+_bin_of = cuda.jit(device=True)(bin_of_impl)
 
 
 @cuda.jit(device=True)
@@ -559,8 +560,8 @@ def choose_batch_kernel(X, signs, mc, st, U, random_mode, lo, hi, edges, terms, 
 # ---------------------------------------------------------------------------------------------
 # Host side
 # ---------------------------------------------------------------------------------------------
-def _to_device(a):
-    return cuda.to_device(np.ascontiguousarray(a))
+def _to_device(a, stream=0):
+    return cuda.to_device(np.ascontiguousarray(a), stream=stream)
 
 
 def _grid_placeholder(U, m):
@@ -640,9 +641,11 @@ class GpuIteration:
         ev = events.astype(np.int64)
         m, d = len(ev), state.d
         t0 = time.perf_counter()
-        # synchronous uploads: the apply step may change the host's statistics as soon as they return
-        inputs = [_to_device(a) for a in (state.X[ev], signs, mc, st, U)]
-        stats = [_to_device(a) for a in (h.terms, h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S)]
+        # The uploads go on the batch's stream, ahead of its kernels, whatever the default stream.
+        # A copy from pageable host memory returns once its data are staged, so the apply step may
+        # change the host's statistics as soon as these calls return.
+        inputs = [_to_device(a, self.stream) for a in (state.X[ev], signs, mc, st, U)]
+        stats = [_to_device(a, self.stream) for a in (h.terms, h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S)]
         u2, A = cuda.device_array(d, np.float64), cuda.device_array(d, np.float64)
         coupling_kernel[1, THREADS, self.stream](stats[-1], u2, A)
         stats += [u2, A]

@@ -24,6 +24,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .stats import compiled_bin_of as _bin_of
+
 LN2 = math.log(2.0)
 BLOCK = 8  # grid candidates per pruning block (doubling after each skipped block)
 MAX_BLOCK = 4096
@@ -46,23 +48,6 @@ def _js_term(p, q):
     return _rel_entr(p, m) + _rel_entr(q, m)
 
 
-def bin_of_impl(v, edges, j, nb):
-    """Bin of value v in row j of ``edges`` (``nb`` bins): stats.bin_index_rows, numpy.histogram's
-    arithmetic and one-ulp corrections. Plain Python, compiled for the CPU here and for the GPU in
-    ``cuda_engine`` (a product followed by a conversion: no fused multiply-add can change it)."""
-    first = edges[j, 0]
-    last = edges[j, nb]
-    idx = int((v - first) * (nb / (last - first)))
-    if idx == nb:
-        idx -= 1
-    if v < edges[j, idx]:
-        idx -= 1
-    if v >= edges[j, idx + 1] and idx != nb - 1:
-        idx += 1
-    return idx
-
-
-_bin_of = njit(cache=True, inline="always")(bin_of_impl)
 
 
 @njit(cache=True, inline="always")
@@ -109,23 +94,6 @@ def frob_lower_bound_impl(s, a1, a2, e_j, Sjj, A_j, E_j, n):
 
 
 _frob_lower_bound = njit(cache=True, inline="always")(frob_lower_bound_impl)
-
-
-@njit(cache=True)
-def bin_counts(X, edges):
-    """Counts (d, bins) of the columns of X (n, d) in their rows of ``edges``: the bins of
-    ``stats.bin_index_rows``, counted without its (n, d) arrays of bin indices and corrections.
-    Returns None when a value lies outside its feature's edges (or is NaN)."""
-    n, d = X.shape
-    nb = edges.shape[1] - 1
-    counts = np.zeros((d, nb), np.int64)
-    for i in range(n):
-        for j in range(d):
-            v = X[i, j]
-            if not (edges[j, 0] <= v <= edges[j, nb]):
-                return None
-            counts[j, _bin_of(v, edges, j, nb)] += 1
-    return counts
 
 
 @njit(cache=True)

@@ -6,15 +6,16 @@ column of the correlation matrix, so both are kept as running quantities and upd
 the reference the running values are tested against, and are also what the evaluation metrics use.
 
 All statistics are float64. Bins follow ``numpy.histogram`` to the last ulp: ``bin_index`` is the
-same computation, so a value on a bin edge lands where numpy puts it.
+same computation, so a value on a bin edge lands where numpy puts it. ``bin_of_impl`` is that
+computation for one value; it is compiled for the counts (``bin_counts``) and for the CPU and GPU
+engines.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy.special import rel_entr
-
-from .kernels import bin_counts
 
 LN2 = float(np.log(2.0))
 
@@ -48,6 +49,43 @@ def bin_index_rows(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     idx[values < np.take_along_axis(edges, idx, axis=1)] -= 1
     idx[(values >= np.take_along_axis(edges, idx + 1, axis=1)) & (idx != num_bins - 1)] += 1
     return idx
+
+
+def bin_of_impl(v, edges, j, nb):
+    """Bin of value v in row j of ``edges`` (``nb`` bins): ``bin_index_rows`` for one value, the
+    same arithmetic and one-ulp corrections. Plain Python, compiled for the CPU
+    (``compiled_bin_of``) and for the GPU (``cuda_engine``); a product followed by a conversion,
+    so no fused multiply-add can change it."""
+    first = edges[j, 0]
+    last = edges[j, nb]
+    idx = int((v - first) * (nb / (last - first)))
+    if idx == nb:
+        idx -= 1
+    if v < edges[j, idx]:
+        idx -= 1
+    if v >= edges[j, idx + 1] and idx != nb - 1:
+        idx += 1
+    return idx
+
+
+compiled_bin_of = njit(cache=True, inline="always")(bin_of_impl)
+
+
+@njit(cache=True)
+def bin_counts(X, edges):
+    """Counts (d, bins) of the columns of X (n, d) in their rows of ``edges``: the bins of
+    ``bin_index_rows``, counted without its (n, d) arrays of bin indices and corrections.
+    Returns None when a value lies outside its feature's edges (or is NaN)."""
+    n, d = X.shape
+    nb = edges.shape[1] - 1
+    counts = np.zeros((d, nb), np.int64)
+    for i in range(n):
+        for j in range(d):
+            v = X[i, j]
+            if not (edges[j, 0] <= v <= edges[j, nb]):
+                return None
+            counts[j, compiled_bin_of(v, edges, j, nb)] += 1
+    return counts
 
 
 def histogram_counts(x, lo: float, hi: float, num_bins: int) -> np.ndarray:
