@@ -15,14 +15,15 @@ Two modes, chosen by ``batch_events`` in ``attacks.attack``:
 - batched (``batch_events`` = B > 1): B events choose their moves at once on the GPU against the
   same statistics, one warp per (event, feature) running the exact mode's per-feature code, all
   B x d warps independent of one another (the event-independent sums once per batch,
-  ``coupling_kernel``). The host then applies the moves one event after another, in event order, with the CPU engine's exact running updates
-  (``kernels.apply_chosen``), which also resolves conflicts deterministically: with
-  ``use_no_change``, a feature's move that is no longer admissible against the statistics as they
-  now are (earlier events of the batch having moved into the same bins or shifted the same
-  correlations) is dropped, so every applied move respects the per-move limits. The result is no
+  ``coupling_kernel``). The host then applies the moves one event after another, in event
+  order, with the CPU engine's exact running updates (``kernels.apply_chosen``), which also
+  resolves conflicts deterministically: with ``use_no_change``, a feature's move that is no
+  longer admissible against the statistics as they now are (earlier events of the batch having
+  moved into the same bins or shifted the same correlations) is dropped, so every applied move
+  respects the per-move limits. The result is no
   longer the sequential one: ``python -m conservattack.bench --batch B`` prints its deviation in
-  fooling ratio, JSD and FN. The batches follow one another: the host's apply step is O(d^2) per
-  event, the GPU's choice O(d K).
+  fooling ratio, JSD and FN. Within a batch the choice goes in slices on one stream, so the host
+  applies one slice (O(d^2) per event) while the GPU chooses the next (O(d K) per event).
 
 The random draws (step jitter, random-mode candidates) stay on the host generator, in the order of
 the CPU engine, so both engines see the same candidates.
@@ -61,7 +62,7 @@ N_WARPS = THREADS // WARP
 # The batched mode's choice kernel: one warp per (event, feature), BATCH_WARPS warps per block, at
 # most BATCH_REGISTERS registers per thread (0: no cap). For sm_90, ptxas gives it 130 registers
 # uncapped (12 resident warps per multiprocessor, of 64), 127 without spills under the cap of 128
-# (16 warps), 64 with 716 bytes of spill stores (32 warps). The block-per-event kernel it replaced
+# (16 warps), 64 with 700 bytes of spill stores (32 warps). The block-per-event kernel it replaced
 # had 148 registers at 256 threads: 8 warps. A latency-bound scan gains from resident warps;
 # spills cost local-memory traffic. Figures: resources/benchmarks/kernel_resources.py;
 # CONSERVATTACK_CUDA_BATCH_REGISTERS tunes the cap.

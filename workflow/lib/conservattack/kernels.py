@@ -48,8 +48,6 @@ def _js_term(p, q):
     return _rel_entr(p, m) + _rel_entr(q, m)
 
 
-
-
 @njit(cache=True, inline="always")
 def _frob(D, e_j, Sjj, A_j, B_j, E_j, n):
     # stats.RunningPearson.candidate_frobenius, same operation order
