@@ -23,9 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "lib")
 
 from conservattack import kernels  # noqa: E402
 from conservattack.attacks import _ConservAttack  # noqa: E402
-from conservattack.bench import CASES, fixed_model, synthetic_set  # noqa: E402
-from conservattack.inference import predict_proba  # noqa: E402
-from conservattack.params import AttackParams  # noqa: E402
+from conservattack.bench import CASES, problem  # noqa: E402
 
 
 def main() -> int:
@@ -35,11 +33,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    d = CASES[args.case]["d"]
-    params = AttackParams(**{**CASES[args.case]["params"], "n_iterations": 1}, seed=args.seed)
-    X = synthetic_set(args.n, d, args.seed)
-    model = fixed_model(d, args.seed)
-    y = (predict_proba(model, X) >= 0.5).astype(np.int64)
+    params, X, model, y = problem(args.case, args.n, args.seed, iterations=1)
+    d = X.shape[1]
     none = np.zeros(len(X), bool)
     moved = _ConservAttack(model, X.copy(), y, none, params, engine="cpu")
     moved.iterate(1, progress=False)

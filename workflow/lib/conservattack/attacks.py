@@ -135,7 +135,6 @@ class _ConservAttack:
         self.rng = np.random.default_rng(params.seed)
         self.fooled = np.zeros(self.n, dtype=bool)
         self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
-        self._hist_synced = True  # the histograms hold counts of the current X, from scratch
 
     # -- candidates --------------------------------------------------------------------------
     def _step_sizes(self):
@@ -249,10 +248,8 @@ class _ConservAttack:
     def iterate(self, iteration: int, progress: bool) -> dict:
         t0 = time.perf_counter()
         # Re-synchronise from scratch once per iteration: bounds accumulated rounding. The
-        # histograms were counted from this X at the end of the previous iteration (or at the start).
-        if not self._hist_synced:
-            self.hist.resync(self.X)
-        self._hist_synced = False
+        # histograms need nothing here: __init__ counts them and every iteration recounts them at
+        # its end, from the X it leaves.
         self.pearson.resync(self.X)
         targeted = ~self.mask
         visit = np.flatnonzero(targeted & ~self.fooled)
@@ -283,7 +280,6 @@ class _ConservAttack:
         # counted from scratch: the iteration's JSD (= metrics.jsd_per_feature(X_clean, X)) and the
         # next iteration's starting histograms
         self.hist.resync(self.X)
-        self._hist_synced = True
         jsd = self.hist.counted_jsd()
         return {
             "iteration": iteration,

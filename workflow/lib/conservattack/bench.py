@@ -137,12 +137,22 @@ def _deviation(row, reference, X, X_ref):
                identical_values=float((X == X_ref).mean()))
 
 
+def problem(case: str, n: int, seed: int = 0, iterations: int | None = None, device: str = "cpu"):
+    """A case's attack parameters, its synthetic set of n events, the fixed model (on ``device``)
+    and the model's own labels: ``(params, X, model, y)``."""
+    spec = CASES[case]
+    params = AttackParams(**{**spec["params"], **({"n_iterations": iterations} if iterations else {})}, seed=seed)
+    X = synthetic_set(n, spec["d"], seed)
+    model = fixed_model(spec["d"], seed).to(device)
+    y = (predict_proba(model, X) >= 0.5).astype(np.int64)
+    return params, X, model, y
+
+
 def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0,
         iterations: int | None = None, batches=(), emit=None):
     """The benchmark rows; ``emit(row)`` is called as each row is complete (the CLI prints them)."""
     spec = CASES[case]
     d = spec["d"]
-    params = AttackParams(**{**spec["params"], **({"n_iterations": iterations} if iterations else {})}, seed=seed)
     if device == "cuda":
         from .cuda_engine import SIMULATOR, available
 
@@ -150,9 +160,7 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
             raise SystemExit("--device cuda: numba finds no CUDA GPU here")
     elif "cuda" in engines or batches:
         raise SystemExit("the cuda engine and --batch need --device cuda")
-    X = synthetic_set(n, d, seed)
-    model = fixed_model(d, seed).to(device)
-    y = (predict_proba(model, X) >= 0.5).astype(np.int64)
+    params, X, model, y = problem(case, n, seed, iterations, device)
     warm = AttackParams(**{**spec["params"], "n_iterations": 1})
     for engine in {"cpu", "cuda"} & set(engines + (["cuda"] if batches else [])):  # compile outside the timing
         _time_full(engine, model, X[:200], y[:200], warm)
