@@ -19,7 +19,7 @@ def test_real_events_are_scaled_like_the_simulation(tmp_path):
 
 def test_bad_real_data_names_file_and_column(tmp_path):
     pd.DataFrame({"x1": [0.0, 1.0]}).to_parquet(tmp_path / "real.parquet")
-    with pytest.raises(ValueError, match=r"real.parquet: missing feature column\(s\) \['x2'\]"):
+    with pytest.raises(ValueError, match=r"real.parquet: missing column\(s\) \['x2'\]"):
         read_real_events(tmp_path / "real.parquet", ["x1", "x2"])
     pd.DataFrame({"x1": [0.0, "abc"], "x2": [1.0, 2.0]}).to_csv(tmp_path / "real.csv", index=False)
     with pytest.raises(ValueError, match=r"real.csv: column 'x1' has 1 non-numeric .* row 1"):
