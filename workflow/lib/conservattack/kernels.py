@@ -115,22 +115,22 @@ def _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins):
     wsum = w[0]
     for k in range(1, d):
         wsum += w[k]
+    # A_j and B_j are d sums over k, each in k order with the k = j term a zero, as in the reference.
+    # With k outermost the d sums are independent (no chain of dependent additions) and read S by
+    # rows (S is symmetric: stats.comoment_matrix makes it so and every move writes both halves).
     for j in range(d):
-        a_acc = 0.0
-        b_acc = 0.0
-        for k in range(d):
-            sjk = S[j, k] if k != j else 0.0
-            ta = sjk * sjk * u2[k]
-            tb = sjk * (u2[k] * e[k])
-            if k == 0:
-                a_acc = ta
-                b_acc = tb
-            else:
-                a_acc += ta
-                b_acc += tb
-        A[j] = a_acc
-        B[j] = b_acc
+        sjk = S[0, j] if j != 0 else 0.0
+        A[j] = sjk * sjk * u2[0]
+        B[j] = sjk * (u2[0] * e[0])
         E[j] = wsum - w[j]
+    for k in range(1, d):
+        uk = u2[k]
+        uek = uk * e[k]
+        Sk = S[k]
+        for j in range(d):
+            sjk = Sk[j] if k != j else 0.0
+            A[j] += sjk * sjk * uk
+            B[j] += sjk * uek
     for j in range(d):
         old_bins[j] = _bin_of(x[j], edges, j, nb)
 
@@ -189,8 +189,6 @@ def _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, 
             delta = xv - x_old
             mu_old = mu[j]
             mu_new = mu_old + delta / n
-            for k in range(d):
-                e[k] = x[k] - mu[k]
             Sjj_new = S[j, j] + delta * (xv - mu_new + x_old - mu_old)
             for k in range(d):
                 if k != j:
@@ -200,6 +198,7 @@ def _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, 
             S[j, j] = Sjj_new
             mu[j] = mu_new
             x[j] = xv
+            e[j] = xv - mu_new  # the one deviation this move changed, as x - mu would recompute it
     for j in range(d):
         X[i, j] = x[j]
     return True

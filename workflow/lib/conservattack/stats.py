@@ -134,11 +134,14 @@ def js_distance_rows(P, Q) -> np.ndarray:
 # Pearson correlation from scratch
 # --------------------------------------------------------------------------------------------
 def comoment_matrix(X) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and co-moment matrix S = (X - mu)^T (X - mu) in float64."""
+    """Column means and co-moment matrix S = (X - mu)^T (X - mu) in float64, exactly symmetric."""
     X = np.asarray(X, dtype=np.float64)
     mu = X.mean(axis=0)
     Xc = X - mu
-    return mu, Xc.T @ Xc
+    S = Xc.T @ Xc
+    # numpy computes X^T X with one triangle (syrk), so this is a no-op there; the compiled
+    # engines read S by rows where the reference reads columns, which needs the exact symmetry
+    return mu, np.triu(S) + np.triu(S, 1).T
 
 
 def correlation_from_comoments(S: np.ndarray) -> np.ndarray:
