@@ -7,11 +7,15 @@ import json
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.distance import jensenshannon
 
-from conservattack import AttackParams, attack
+from conservattack import AttackParams, attack, kernels
+from conservattack.attacks import _ConservAttack
 from conservattack.bench import main as bench_main
 from conservattack.inference import loss_gradient_sign
+from conservattack.stats import bin_edges, comoment_matrix
 from conftest import correlated_unit_data, model_labels, small_model
+from oracle import candidate_table
 
 MODES = [
     {},
@@ -71,6 +75,51 @@ def test_naive_engine_agrees(seed):
     c = attack(model, X, y, params, mask=mask, progress=False, engine="naive")
     np.testing.assert_allclose(c.X_adv, a.X_adv, rtol=0, atol=1e-12)
     assert np.array_equal(a.fooled, c.fooled)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("use_no_change", [True, False])
+def test_batched_apply_step_keeps_the_moves_a_from_scratch_check_admits(seed, use_no_change):
+    """The batched mode's host step (kernels.apply_chosen): moves chosen elsewhere are applied in
+    event order (any order), and with use_no_change a feature's move is dropped exactly when the
+    oracle, recomputing JSD and FN from scratch on the set as it is just before that event, finds
+    it breaks a per-move limit. The running statistics it leaves agree with a recount."""
+    model, X, y, _, base = problem(seed)
+    params = AttackParams(**{**base, "use_no_change": use_no_change})
+    n, d = X.shape
+    rng = np.random.default_rng(100 + seed)
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    proposed = np.clip(X + rng.choice([0.0, 0.002, 0.02, 0.2], size=(n, d)) * rng.choice([-1.0, 1.0], size=(n, d)),
+                       lo, hi)
+    events = rng.permutation(n)[: 2 * n // 3].astype(np.int64)
+    state = _ConservAttack(model, X.copy(), y, np.zeros(n, bool), params, engine="cpu")
+    h, c = state.hist, state.pearson
+    moved = kernels.apply_chosen(state.X, events, proposed[events], h.edges, h.counts, h.P, h.terms, h.terms_plus,
+                                 h.terms_minus, h.term_sum, c.mu, c.S, params.max_jsd_single_change,
+                                 params.max_frob_single_change, use_no_change)
+    nb = params.num_bins
+    P = [np.histogram(X[:, j], bins=nb, range=(lo[j], hi[j]))[0] / n for j in range(d)]
+    expected = X.copy()
+    for i in events:
+        before = expected.copy()
+        for j in np.flatnonzero(proposed[i] != before[i]):
+            delta = proposed[i, j] - before[i, j]
+            row = candidate_table(before, i, j, [delta], P, lo, hi, nb, params.alpha, params.beta,
+                                  params.max_jsd_single_change, params.max_frob_single_change)[0]
+            if row["admissible"] or not use_no_change:
+                expected[i, j] = proposed[i, j]
+    assert np.array_equal(state.X, expected)
+    assert moved == int((expected != X).any(axis=1).sum())
+    tried = proposed[events] != X[events]
+    kept = (expected[events] == proposed[events])[tried].mean()
+    assert (0.1 < kept < 0.9) if use_no_change else kept == 1.0, kept
+    mu, S = comoment_matrix(expected)
+    np.testing.assert_allclose(c.mu, mu, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(c.S, S, rtol=1e-12, atol=1e-12)
+    counts = np.stack([np.histogram(expected[:, j], bins=bin_edges(lo[j], hi[j], nb))[0] for j in range(d)])
+    assert np.array_equal(h.counts, counts)
+    js = np.array([jensenshannon(P[j], counts[j] / n, base=2) for j in range(d)])
+    np.testing.assert_allclose(np.sqrt(np.maximum(h.term_sum, 0.0) / (2 * np.log(2))), js, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("engine", ["numpy", "cpu"])
