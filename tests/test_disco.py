@@ -19,6 +19,7 @@ from conservattack.disco import (
     distance_sums,
     relative_dcor_frobenius,
 )
+from conservattack.metrics import relative_frobenius_of_sets
 from conservattack.stats import histogram_counts, js_distance
 from conftest import correlated_unit_data, model_labels, small_model
 
@@ -225,6 +226,7 @@ def test_attack_entry_point_reports_dcor_metric():
     assert (res.X_adv != X).any(axis=1).mean() > 0.3
     h = res.history[-1]
     assert h["relative_fn"] == pytest.approx(relative_dcor_frobenius(X, res.X_adv), abs=1e-12)
+    assert h["relative_fn_pearson"] == pytest.approx(relative_frobenius_of_sets(X, res.X_adv), abs=1e-12)
     assert h["relative_fn"] < h["relative_fn_pearson"] or h["relative_fn"] < 0.05
     # the Pearson attack on the same data is a different attack
     pearson = attack(model, X, y, dict(DISCO_HIGGS, n_iterations=2, use_disco=False), progress=False)

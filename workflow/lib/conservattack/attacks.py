@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from .inference import logit_head, loss_gradient_sign, predict_proba
 from .metrics import relative_frobenius
 from .params import AttackParams, ParameterError
-from .stats import RunningHistograms, RunningPearson, pearson_matrix
+from .stats import RunningHistograms, RunningPearson
 
 
 ENGINES = ("auto", "cpu", "cuda", "numpy", "naive")
@@ -131,7 +131,7 @@ class _ConservAttack:
         self.lo, self.hi = X.min(axis=0), X.max(axis=0)
         self.hist = RunningHistograms(X, self.lo, self.hi, params.num_bins)
         self.pearson = RunningPearson(X)
-        self.C_clean = pearson_matrix(X)
+        self.C_clean = self.pearson.corr()
         self.rng = np.random.default_rng(params.seed)
         self.fooled = np.zeros(self.n, dtype=bool)
         self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
@@ -247,10 +247,8 @@ class _ConservAttack:
     # -- iterations --------------------------------------------------------------------------
     def iterate(self, iteration: int, progress: bool) -> dict:
         t0 = time.perf_counter()
-        # Re-synchronise from scratch once per iteration: bounds accumulated rounding. The
-        # histograms need nothing here: __init__ counts them and every iteration recounts them at
-        # its end, from the X it leaves.
-        self.pearson.resync(self.X)
+        # The running statistics are from scratch here: __init__ computes them and every iteration
+        # recomputes them at its end from the X it leaves (which bounds accumulated rounding).
         targeted = ~self.mask
         visit = np.flatnonzero(targeted & ~self.fooled)
         pull = np.flatnonzero(targeted & self.fooled) if self.p.optimize_already_fooled else visit[:0]
@@ -277,10 +275,12 @@ class _ConservAttack:
         self.fooled |= (pred != self.y) & targeted
         bar.set_postfix(fooling_ratio=f"{self._ratio():.3f}")
         bar.close()
-        # counted from scratch: the iteration's JSD (= metrics.jsd_per_feature(X_clean, X)) and the
-        # next iteration's starting histograms
+        # from scratch: the iteration's JSD (= metrics.jsd_per_feature(X_clean, X)) and FN, and the
+        # next iteration's starting statistics
         self.hist.resync(self.X)
+        self.pearson.resync(self.X)
         jsd = self.hist.counted_jsd()
+        relative_fn = relative_frobenius(self.C_clean, self.pearson.corr())
         return {
             "iteration": iteration,
             "fooling_ratio": self._ratio(),
@@ -288,7 +288,7 @@ class _ConservAttack:
             "jsd_mean": float(jsd.mean()),
             "jsd_median": float(np.median(jsd)),
             "jsd_max": float(jsd.max()),
-            "relative_fn": relative_frobenius(self.C_clean, pearson_matrix(self.X)),
+            "relative_fn": relative_fn,
             "events_visited": int(order.size),
             "events_moved": int(moved),
             "seconds": time.perf_counter() - t0,
