@@ -21,10 +21,7 @@ with logged(snakemake.log[0]):
     clean, adv = scaler.inverse(X_clean), scaler.inverse(X_adv)
     signal = scaler.inverse(X_test[y_test == 1])
     jsd = np.asarray(meta["final"]["jsd"])
-    # Marginals of the min-, median- and max-JSD features (all of them when there are at most 3).
-    order = np.argsort(jsd, kind="stable")
-    shown = order if len(order) <= 3 else order[[0, len(order) // 2, -1]]
-    titles = None if len(order) <= 3 else ["min JSD", "median JSD", "max JSD"]
+    shown, titles = plots.jsd_extremes(jsd, X_clean)
     show_signal = meta["target"] == "correct_background"  # the attacked set is background only
     plots.save(plots.marginals(clean[:, shown], adv[:, shown], [features[j] for j in shown], jsd[shown],
                                meta["params"]["num_bins"], units=[units[j] for j in shown],

@@ -21,13 +21,12 @@ with logged(snakemake.log[0]):
                                           features, kind="distance"), out[0])
     meta = read_json(inp.attack)
     jsd = np.asarray(meta["final"]["jsd"])
-    order = np.argsort(jsd, kind="stable")
-    shown = order if len(order) <= 3 else order[[0, len(order) // 2, -1]]
+    shown, titles = plots.jsd_extremes(jsd, X_clean)
     units = feature_units(snakemake.params.dataset, features, snakemake.params.units)
     plots.save(plots.marginals(scaler.inverse(X_clean)[:, shown], scaler.inverse(X_adv)[:, shown],
                                [features[j] for j in shown], jsd[shown], meta["params"]["num_bins"],
                                units=[units[j] for j in shown],
-                               titles=None if len(order) <= 3 else ["min JSD", "median JSD", "max JSD"]), out[2])
+                               titles=titles), out[2])
     plots.save(disco_plots.auroc_vs_training_size(pd.read_csv(inp.sizes)), out[4])
     full = pd.read_csv(inp.full_size[0]) if inp.full_size else None
     plots.save(disco_plots.disco_vs_pearson(pd.read_csv(inp.per_run), full), out[6])

@@ -9,10 +9,11 @@ import pytest
 import torch
 from scipy.spatial.distance import jensenshannon
 
-from conservattack import AttackParams, attack, kernels
+from conservattack import AttackParams, attack, kernels, plots
 from conservattack.attacks import _ConservAttack
 from conservattack.bench import main as bench_main
 from conservattack.inference import loss_gradient_sign
+from conservattack.metrics import jsd_per_feature
 from conservattack.stats import bin_edges, comoment_matrix
 from conftest import correlated_unit_data, model_labels, small_model
 from oracle import candidate_table
@@ -148,8 +149,17 @@ def test_constant_features_are_frozen():
     res = attack(model, X, y, params, progress=False)
     assert (res.X_adv[:, 2] == 0).all()
     assert (res.X_adv != X).any(axis=1).mean() > 0.5
-    assert res.history[-1]["jsd"][2] == 0.0 and len(res.history[-1]["jsd"]) == 5
-    assert np.isfinite(res.history[-1]["relative_fn"])
+    h = res.history[-1]
+    assert h["jsd"][2] == 0.0 and len(h["jsd"]) == 5
+    # the summaries are over all five features, as the list and the metric are
+    jsd = jsd_per_feature(X, res.X_adv, params.num_bins)
+    np.testing.assert_allclose(h["jsd"], jsd, rtol=0, atol=1e-12)
+    assert h["jsd_mean"] == pytest.approx(jsd.mean(), abs=1e-12) and h["jsd_max"] == pytest.approx(jsd.max())
+    assert h["jsd_median"] == pytest.approx(np.median(jsd), abs=1e-12)
+    assert np.isfinite(h["relative_fn"])
+    shown, titles = plots.jsd_extremes(h["jsd"], X)  # the figure's min/median/max never a constant one
+    assert 2 not in shown and titles == ["min JSD", "median JSD", "max JSD"]
+    assert h["jsd"][shown[0]] == min(h["jsd"][j] for j in (0, 1, 3, 4))
 
 
 def test_gradient_sign_of_a_saturated_sigmoid():

@@ -432,10 +432,11 @@ def attack(
     history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
     X_adv = X.copy()
     X_adv[:, active] = state.X
-    for h in history:  # per-feature JSD in the caller's column order; constant features: 0
-        jsd = np.zeros(len(active))
+    for h in history:  # per-feature JSD in the caller's column order, constant features 0, and
+        jsd = np.zeros(len(active))  # its mean, median and max over all of them
         jsd[active] = h["jsd"]
-        h["jsd"] = jsd.tolist()
+        h.update(jsd=jsd.tolist(), jsd_mean=float(jsd.mean()), jsd_median=float(np.median(jsd)),
+                 jsd_max=float(jsd.max()))
     return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history)
 
 

@@ -61,6 +61,20 @@ def point_clouds(signal, clean, adv, fooled, features: Sequence[str], unit: str 
     return fig
 
 
+def jsd_extremes(jsd, X_clean) -> tuple[np.ndarray, list[str] | None]:
+    """The features whose marginals an attack's figure shows, and their panel titles: those of
+    least, median and largest JSD among the features that vary in the clean set (a constant,
+    e.g. zero-padded, feature has JSD 0 and nothing to show); all of them, untitled, when at most
+    three vary."""
+    jsd = np.asarray(jsd, dtype=np.float64)
+    X_clean = np.asarray(X_clean)
+    varying = np.flatnonzero(X_clean.min(axis=0) != X_clean.max(axis=0))
+    order = varying[np.argsort(jsd[varying], kind="stable")]
+    if len(order) <= 3:
+        return order, None
+    return order[[0, len(order) // 2, -1]], ["min JSD", "median JSD", "max JSD"]
+
+
 def marginals(clean, adv, features: Sequence[str], jsd, num_bins: int, units: Sequence[str] | None = None,
               signal=None, titles: Sequence[str] | None = None):
     """Clean vs adversarial marginals with ratio panels, in the attack's bins (physical units).
