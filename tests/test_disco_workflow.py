@@ -3,12 +3,15 @@ with only the attack and the DisCo study, end to end."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 
 import pandas as pd
 import pytest
 import yaml
 
+from conservattack.report import ReportNumbers
 from snakemake_helpers import copy_workflow, planned_jobs, smk
 
 pytestmark = pytest.mark.slow
@@ -52,5 +55,10 @@ def test_disco_study_on_a_small_donut(tmp_path):
     assert len(sizes) == 2 * 2 * 2 and (sizes.groupby(["method", "run"]).n_clean.nunique() == 2).all()
     for fig in ("disco_matrices", "disco_marginals", "disco_auroc_vs_size", "disco_vs_pearson"):
         assert (d / "figures" / f"{fig}.pdf").stat().st_size > 1000
+        # the caption's per-method means name columns the study writes (unknown ones raise)
+        call = re.search(r"numbers\.means\((.*)\) \}\}", (wd / "workflow" / "report" / f"{fig}.rst").read_text())
+        relpath, by, columns = ast.literal_eval(f"({call.group(1)})")
+        lines = ReportNumbers("donut", str(wd / "results")).means(relpath, by, columns).splitlines()
+        assert len(lines) == 2 and all(line.count("``") == 2 * len(columns) for line in lines), lines
     # the study is off by default
     assert "disco_attack" not in planned_jobs(wd, "--configfile", ".test/config.yaml")

@@ -69,9 +69,12 @@ class ReportNumbers:
         if not path.is_file():
             return f"- {relpath}: not computed by this configuration\n"
         df = pd.read_csv(path)
-        cols = [c for c in columns if c in df.columns]
+        missing = [c for c in [by, *columns] if c not in df.columns]
+        if missing:  # a caption naming a column the rule does not write: say so, do not drop it
+            raise ValueError(f"{path}: no column(s) {missing} for the report caption; columns present: "
+                             f"{list(df.columns)}")
         lines = []
         for key, part in df.groupby(by):
-            values = ", ".join(f"``{c}`` {_fmt(part[c].mean())}" for c in cols)
+            values = ", ".join(f"``{c}`` {_fmt(part[c].mean())}" for c in columns)
             lines.append(f"- {by} {key} (mean over {len(part)} runs): {values}")
         return "\n".join(lines) + "\n"
