@@ -97,15 +97,26 @@ def largest_moves(model, X, y, params: AttackParams, lo, hi, seed_offset: int = 
         mc = params.min_change
         if params.random_mode:  # the largest of N draws U(min_change, room)
             u = rng.random((idx.size, X.shape[1], params.num_candidates)).max(axis=2)
-            size = mc + u * (room - mc)
-        else:  # the largest grid move min_change + k * step within the bounds
-            k = np.floor((room - mc) / params.step)
-            size = mc + k * params.step
-        move = room >= mc
-        X[idx] = np.clip(np.where(move, x + s * size, x), lo, hi)
+            X[idx] = np.clip(np.where(room >= mc, x + s * (mc + u * (room - mc)), x), lo, hi)
+        else:  # the largest grid move min_change + k * step that stays within the bounds
+            X[idx] = _largest_grid_move(x, s, mc, params.step, lo, hi)
         pred = (predict_proba(model, X) >= 0.5).astype(int)
         fooled |= pred != y
     return X, fooled
+
+
+def _largest_grid_move(x, s, mc: float, step: float, lo, hi) -> np.ndarray:
+    """x + s (mc + k step) for the largest k >= 0 that stays within [lo, hi], decided by the
+    attack's literal bound check (attacks._ConservAttack.candidates); x where even k = 0 leaves
+    them. The division only estimates k (it can round either way), the check settles it."""
+    room = np.where(s > 0, hi - x, x - lo)
+    k = np.floor(np.maximum(room - mc, 0.0) / step) + 1.0
+    while True:
+        xn = x + s * (mc + k * step)
+        out = ((xn < lo) | (xn > hi)) & (k >= 0)
+        if not out.any():
+            return np.where(k >= 0, xn, x)
+        k = np.where(out, k - 1.0, k)
 
 
 def restricted_attack(model, X, y, params: AttackParams, control, engine: str = "auto",
