@@ -1,15 +1,36 @@
 # conservattack: CONSERVAttack studies as a Snakemake workflow.
 # Run `snakemake --cores all` (default config: the embedded Donut study); see README.md.
+import os
+import sys
+from pathlib import Path
+
+import yaml
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+LIB = Path(workflow.basedir) / "workflow" / "lib"
+sys.path.insert(0, str(LIB))
+# Rule scripts import the library of THIS checkout (the one whose files the DAG tracks), not
+# whichever copy happens to be pip-installed; jobs inherit the variable.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        [str(LIB)]
+        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+)
+
+from conservattack.configschema import with_block_defaults  # noqa: E402
 
 
 configfile: "config.yaml"
 
 
-# Validate before any rule is defined or run: unknown keys and wrong types stop here.
-validate(config, "workflow/schemas/config.schema.yaml")
+# Validate before any rule is defined or run: unknown keys and wrong types stop here. A block
+# given in part keeps its documented per-dataset defaults for the keys it leaves out.
+CONFIG_SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+config.update(with_block_defaults(config, yaml.safe_load(CONFIG_SCHEMA.read_text())))
+validate(config, str(CONFIG_SCHEMA))
 
 
 # `snakemake --report report.html`: this description, then every figure by study and dataset.

@@ -1,12 +1,12 @@
 """Rule prepare_real_data: the real-data set, scaled like the simulation."""
 
-from conservattack.io import write_parquet
+from conservattack.io import read_json, write_parquet
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.real_data import prepare_real_events
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     real = prepare_real_events(snakemake.input.real, MinMaxScaler.load(snakemake.input.scaler),
-                               snakemake.params.tree)
+                               snakemake.params.tree, read_json(snakemake.input.meta).get("missing"))
     print(f"{len(real)} real events")
     write_parquet(real, snakemake.output[0])

@@ -26,3 +26,20 @@ def test_bad_real_data_names_file_and_column(tmp_path):
         read_real_events(tmp_path / "real.csv", ["x1", "x2"])
     with pytest.raises(FileNotFoundError, match="nowhere.csv does not exist"):
         read_real_events(tmp_path / "nowhere.csv", ["x1"])
+
+
+def test_real_events_get_the_simulations_missing_value_policy(tmp_path):
+    """Higgs: real -999 markers are treated as the simulation's were (policy and the values fitted
+    on its training split), not scaled as numbers."""
+    pd.DataFrame({"x1": [0.0, -999.0, 4.0], "x2": [1.0, 1.0, 3.0]}).to_csv(tmp_path / "real.csv", index=False)
+    scaler = MinMaxScaler(("x1", "x2"), (-1.0, 1.0), (3.0, 3.0))  # the simulation's x1 marker went to -1
+    shift = {"policy": "shift", "marker": -999.0, "replacement": {"x1": -1.0}}
+    real = prepare_real_events(tmp_path / "real.csv", scaler, missing=shift)
+    np.testing.assert_allclose(real[["x1", "x2"]], [[0.25, 0.0], [0.0, 0.0], [1.25, 1.0]])
+    dropped = prepare_real_events(tmp_path / "real.csv", scaler, missing={**shift, "policy": "drop_events"})
+    assert list(dropped.event) == [0, 2]
+    kept = prepare_real_events(tmp_path / "real.csv", scaler, missing={**shift, "policy": "keep"})
+    assert kept.x1[1] == pytest.approx((-999.0 + 1.0) / 4.0)
+    with pytest.raises(ValueError, match=r"real.csv: column\(s\) \['x2'\] hold the marker"):
+        pd.DataFrame({"x1": [0.0], "x2": [-999.0]}).to_csv(tmp_path / "real.csv", index=False)
+        prepare_real_events(tmp_path / "real.csv", scaler, missing=shift)

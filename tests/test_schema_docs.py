@@ -6,8 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import copy
+
 import jsonschema
+import pytest
 import yaml
+from snakemake.utils import validate
+
+from conservattack.configschema import resolve as resolve_ref
+from conservattack.configschema import with_block_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -16,11 +23,7 @@ ABSENT = object()
 
 
 def resolve(node: dict) -> dict:
-    """A schema node with its $ref merged in (the node's own keys win)."""
-    if "$ref" in node:
-        target = resolve(DEFS[node["$ref"].rsplit("/", 1)[1]])
-        return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
+    return resolve_ref(node, DEFS)
 
 
 def config_keys(node: dict, path: str = "", inherited=None):
@@ -68,3 +71,44 @@ def test_defaults_are_valid():
             validator = jsonschema.Draft202012Validator({**schema, "$defs": DEFS})
             invalid += [f"{key}: {e.message}" for e in validator.iter_errors(schema["default"])]
     assert not invalid, "defaults that their own schema rejects:\n" + "\n".join(invalid)
+
+
+def validated(config: dict) -> dict:
+    """``config`` as the Snakefile applies it: block defaults merged under it, then validated with
+    the schema's defaults filled in."""
+    config = with_block_defaults(config, SCHEMA)
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    return config
+
+
+def holds(value, expected) -> bool:
+    """``value`` has every key of ``expected`` with the same value (dictionaries: recursively);
+    validation may have added keys of its own."""
+    if isinstance(expected, dict):
+        return isinstance(value, dict) and all(k in value and holds(value[k], v) for k, v in expected.items())
+    return value == expected
+
+
+def block_default(dataset: str, block: str) -> dict:
+    return resolve(SCHEMA["properties"][dataset]["properties"][block])["default"]
+
+
+@pytest.mark.parametrize("dataset, iterations", [("higgs", 10), ("ttww", 5)])
+def test_a_block_given_in_part_keeps_its_documented_defaults(dataset, iterations):
+    spec = block_default(dataset, "adversarial_training")
+    assert spec["iterations"] == iterations and spec["test_attack"]["params"]["alpha"] == 8.0
+    cfg = validated({"datasets": [dataset], dataset: {"adversarial_training": {"attack_events": 500}}})
+    block = cfg[dataset]["adversarial_training"]
+    assert block["attack_events"] == 500 and block["iterations"] == iterations
+    assert holds(block["test_attack"], spec["test_attack"]) and holds(block["train_attack"], spec["train_attack"])
+    # nested dictionaries merge key by key; a value (here null) replaces the default
+    cfg = validated({"datasets": [dataset], dataset: {"adversarial_training": {"test_attack": {"params": {"alpha": 2.0}}}}})
+    assert holds(cfg[dataset]["adversarial_training"]["test_attack"]["params"],
+                 {**spec["test_attack"]["params"], "alpha": 2.0})
+    cfg = validated({"datasets": [dataset], dataset: {"adversarial_training": {"test_attack": None}}})
+    assert cfg[dataset]["adversarial_training"]["test_attack"] is None
+
+
+def test_block_defaults_change_nothing_in_a_complete_config():
+    full = validated(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    assert with_block_defaults(copy.deepcopy(full), SCHEMA) == full

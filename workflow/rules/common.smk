@@ -1,20 +1,9 @@
 # Helpers shared by the rules: paths, per-dataset config, seeds, library dependencies and
 # resources.
+# (The Snakefile puts the library of this checkout on sys.path and PYTHONPATH: LIB.)
 import math
 import os
-import sys
 from pathlib import Path
-
-LIB = Path(workflow.basedir) / "workflow" / "lib"
-sys.path.insert(0, str(LIB))
-# Rule scripts import the library of THIS checkout (the one whose files the DAG tracks), not
-# whichever copy happens to be pip-installed; jobs inherit the variable.
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(
-        [str(LIB)]
-        + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    )
-)
 
 from conservattack.deps import module_dependencies  # noqa: E402
 from conservattack.higgs import higgs_files  # noqa: E402

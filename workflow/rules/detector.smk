@@ -64,12 +64,14 @@ rule train_detector:
 
 
 rule prepare_real_data:
-    """The configured real-data set, scaled with the simulation's training-split scaler."""
+    """The configured real-data set, processed like the simulation: its missing-value policy
+    (Higgs) and its training-split scaler."""
     input:
         script_path("prepare_real_data"),
         lib("prepare_real_data"),
         real=lambda w: ds(w)["real_data"],
         scaler="results/{dataset}/data/scaler.json",
+        meta="results/{dataset}/data/data.json",  # the simulation's missing-value policy (Higgs)
     output:
         "results/{dataset}/data/real.parquet",
     log:

@@ -21,6 +21,18 @@ def read_real_events(path, features, tree: str | None = None) -> pd.DataFrame:
     return read_events(path, features, None, "auto", tree)
 
 
-def prepare_real_events(path, scaler: MinMaxScaler, tree: str | None = None) -> pd.DataFrame:
-    """Real events scaled with the simulation's training-split scaler (values may leave [0, 1])."""
-    return scale_frame(read_real_events(path, scaler.features, tree), scaler)
+def prepare_real_events(path, scaler: MinMaxScaler, tree: str | None = None, missing: dict | None = None) -> pd.DataFrame:
+    """Real events processed like the simulation: the simulation's missing-value policy when it has
+    one (``missing``: the "missing" block of the Higgs data.json, policy and the replacement
+    values fitted on the training split), then its training-split scaler (values may leave
+    [0, 1])."""
+    real = read_real_events(path, scaler.features, tree)
+    if missing is not None:
+        from .higgs import treat_missing
+
+        try:
+            real, _ = treat_missing(real, missing["policy"], replacement=missing["replacement"],
+                                    features=scaler.features)
+        except ValueError as exc:
+            raise ValueError(f"real-data file {path}: {exc}") from exc
+    return scale_frame(real, scaler)
