@@ -271,6 +271,18 @@ def test_topodnn_worked_example():
     np.testing.assert_allclose(T[0], [[100, 0, 0], [50, 0, -0.2], [10, 0.3, 0], [0, 0, 0]], atol=1e-12)
 
 
+def test_topodnn_keeps_the_hardest_constituents_of_an_unsorted_jet():
+    """A jet of 40 constituents in rising pT: the 30 kept are the 30 hardest, not the first 30."""
+    rng = np.random.default_rng(2)
+    pt = np.arange(1.0, 41.0)
+    eta, phi = rng.uniform(-1, 1, 40), rng.uniform(-np.pi, np.pi, 40)
+    T = topodnn_transform([pt], [eta], [phi])
+    hard = np.argsort(-pt, kind="stable")[:30]
+    ref = topodnn_transform([pt[hard]], [eta[hard]], [phi[hard]])  # already sorted, 30 long
+    np.testing.assert_array_equal(T, ref)
+    assert T[0, 0, 0] == 40.0
+
+
 def test_topodnn_rotation_keeps_momentum_and_changes_pt(toy):
     _, files = toy
     jets, _ = read_jagged(files["jagged"], "jets", JAGGED, progress=False)

@@ -423,15 +423,19 @@ def topodnn_feature_names(n_constituents: int = TOPODNN_N_CONSTITUENTS) -> list[
     return [n for n in _constituent_names(n_constituents) if n not in _TOPODNN_CONSTANT]
 
 
-def _padded(values, name: str, n_constituents: int, n_jets: int | None) -> np.ndarray:
-    """``values`` (awkward/nested lists of per-jet lists, or a 2-D array) as (n_jets, n) float64,
-    zero-padded or cut after n_constituents."""
+def _jagged(values, name: str, n_jets: int | None) -> ak.Array:
+    """``values`` (awkward/nested lists of per-jet lists, or a 2-D array) as an awkward array of
+    float64 lists, one per jet, checked to be finite."""
     a = ak.Array(values) if not isinstance(values, ak.Array) else values
     if a.ndim != 2:
         raise ValueError(f"{name} must hold one list of constituents per jet (2 dimensions), got type {a.type}")
     if n_jets is not None and len(a) != n_jets:
         raise ValueError(f"{name} has {len(a)} jets, pt has {n_jets}")
-    return ak.to_numpy(ak.fill_none(ak.pad_none(a, n_constituents, axis=1, clip=True), 0.0)).astype(np.float64)
+    a = ak.values_astype(a, np.float64)
+    bad = ak.to_numpy(ak.any(~np.isfinite(a), axis=1))
+    if bad.any():
+        raise ValueError(f"{name} holds non-finite values (jet {int(np.argmax(bad))})")
+    return a
 
 
 def topodnn_transform(pt, eta, phi, n_constituents: int = TOPODNN_N_CONSTITUENTS) -> np.ndarray:
@@ -447,21 +451,21 @@ def topodnn_transform(pt, eta, phi, n_constituents: int = TOPODNN_N_CONSTITUENTS
     eta if sum(pT_i * eta_i) < 0. Padding stays 0; a jet with one constituent is only translated.
     """
     _constituent_names(n_constituents)  # checks n_constituents
-    P = _padded(pt, "pt", n_constituents, None)
-    n = len(P)
-    lengths = [ak.num(ak.Array(v) if not isinstance(v, ak.Array) else v, axis=1) for v in (pt, eta, phi)]
-    E, F = _padded(eta, "eta", n_constituents, n), _padded(phi, "phi", n_constituents, n)
-    for name, length in zip(("eta", "phi"), lengths[1:]):
-        if not ak.all(length == lengths[0]):
-            raise ValueError(f"{name} and pt have different numbers of constituents in jet "
-                             f"{int(np.argmax(ak.to_numpy(length != lengths[0])))}")
-    for name, x in (("pt", P), ("eta", E), ("phi", F)):
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name} holds non-finite values (jet {int(np.argmax(~np.isfinite(x).all(1)))})")
-    if (P < 0).any():
-        raise ValueError(f"pt holds negative values (jet {int(np.argmax((P < 0).any(1)))}); expected pt >= 0")
-    order = np.argsort(-P, axis=1, kind="stable")
-    P, E, F = (np.take_along_axis(x, order, axis=1) for x in (P, E, F))
+    a_pt = _jagged(pt, "pt", None)
+    n = len(a_pt)
+    a_eta, a_phi = _jagged(eta, "eta", n), _jagged(phi, "phi", n)
+    lengths = ak.num(a_pt, axis=1)
+    for name, a in (("eta", a_eta), ("phi", a_phi)):
+        differ = ak.to_numpy(ak.num(a, axis=1) != lengths)
+        if differ.any():
+            raise ValueError(f"{name} and pt have different numbers of constituents in jet {int(np.argmax(differ))}")
+    negative = ak.to_numpy(ak.any(a_pt < 0, axis=1))
+    if negative.any():
+        raise ValueError(f"pt holds negative values (jet {int(np.argmax(negative))}); expected pt >= 0")
+    # sort every constituent of a jet by decreasing pT first, then keep the leading ones
+    order = ak.argsort(a_pt, axis=1, ascending=False, stable=True)
+    P, E, F = (ak.to_numpy(ak.fill_none(ak.pad_none(a[order], n_constituents, axis=1, clip=True), 0.0))
+               for a in (a_pt, a_eta, a_phi))
     real = P > 0
     E = np.where(real, E - E[:, :1], 0.0)
     F = np.mod(F - F[:, :1] + np.pi, 2 * np.pi) - np.pi
