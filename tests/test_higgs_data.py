@@ -101,7 +101,9 @@ def _bad_file(tmp_path: Path, case: str) -> Path:
     cells = {"nonnumeric": {(2, "DER_mass_vis"): "abc"}, "label": {(3, "Label"): "x"},
              "emptycell": {(1, "PRI_tau_pt"): ""}, "nan": {(4, "Weight"): "NaN"},
              "kaggleset": {(0, "KaggleSet"): "q"}, "eventid": {(5, "EventId"): "12.5"},
-             "emptylabel": {(2, "Label"): ""}}
+             "emptylabel": {(2, "Label"): ""}, "marker": {(2, "PRI_tau_pt"): "-999.0"},
+             "jetnum": {(1, "PRI_jet_num"): "2.5"},
+             "jetmarker": {(0, "PRI_jet_num"): "3", (0, "PRI_jet_leading_pt"): "-999.0"}}
     if case in cells:
         return write_csv(path, raw, RECORD_328, cells=cells[case], crlf=True)
     if case == "missing":
@@ -138,6 +140,10 @@ def _bad_file(tmp_path: Path, case: str) -> Path:
     ("nan", r"column 'Weight', line 6: empty, NaN or infinite value"),
     ("kaggleset", r"column 'KaggleSet', line 2: unknown value 'q', expected one of \['t', 'b', 'v', 'u'\]"),
     ("eventid", r"column 'EventId', line 7: non-integer event id 12.5"),
+    ("marker", r"column 'PRI_tau_pt', line 4: the undefined-value marker -999.0, which this quantity never takes"),
+    ("jetnum", r"column 'PRI_jet_num', line 3: jet count 2.5, expected one of \[0, 1, 2, 3\]"),
+    ("jetmarker", r"column 'PRI_jet_leading_pt', line 2: the undefined-value marker -999.0 although PRI_jet_num "
+                  r"says the jet exists \(>= 1\)"),
     ("truncated_gz", r"truncated or corrupt gzip file .*truncated_gz\.csv"),
     ("empty", r"empty\.csv: empty file"),
     ("empty_gz", r"empty_gz\.csv: empty file"),

@@ -34,6 +34,7 @@ def synthetic_record(path: Path, n: int, seed: int) -> None:
     df = pd.DataFrame({"EventId": np.arange(100000, 100000 + n)})
     for j, f in enumerate(FEATURES):
         df[f] = np.round(rng.gamma(2.0 + j % 3, 20.0, n) + 15.0 * label, 3)
+    df["PRI_jet_num"] = rng.integers(0, 4, n).astype(float)
     df.loc[rng.random(n) < 0.15, "DER_mass_MMC"] = -999.0
     df["Weight"] = 0.5
     df["Label"] = np.where(label, "s", "b")

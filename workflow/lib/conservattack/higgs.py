@@ -28,7 +28,17 @@ FEATURES = [
     "PRI_jet_subleading_phi", "PRI_jet_all_pt",
 ]
 LABEL_MAP = {"s": 1, "b": 0}
-MARKER = -999.0  # "undefined quantity" in every feature column
+MARKER = -999.0  # "undefined quantity"
+# Where the challenge uses the marker (its documentation, and every event of the record): the
+# MMC mass when it cannot be computed; the leading jet's variables when PRI_jet_num is 0; the
+# subleading jet's and the dijet variables when it is below 2. Elsewhere -999.0 is a defect.
+MARKER_BELOW_JETS = {
+    "DER_mass_MMC": 4,
+    **dict.fromkeys(["PRI_jet_leading_pt", "PRI_jet_leading_eta", "PRI_jet_leading_phi"], 1),
+    **dict.fromkeys(["DER_deltaeta_jet_jet", "DER_mass_jet_jet", "DER_prodeta_jet_jet", "DER_lep_eta_centrality",
+                     "PRI_jet_subleading_pt", "PRI_jet_subleading_eta", "PRI_jet_subleading_phi"], 2),
+}
+JET_COUNTS = (0.0, 1.0, 2.0, 3.0)  # PRI_jet_num
 KAGGLE_SETS = ("t", "b", "v", "u")  # training, public leaderboard, private leaderboard, unused
 REQUIRED_COLUMNS = ["EventId", *FEATURES, "Label"]
 KNOWN_EXTRA_COLUMNS = ["Weight", "KaggleSet", "KaggleWeight"]
@@ -157,6 +167,7 @@ def _read_file(path: Path) -> pd.DataFrame:
     if n == 0:
         raise ValueError(f"{path}: header but no data rows")
     out = pd.DataFrame({f: _numeric(df, f, path) for f in FEATURES})
+    _check_marker_places(out, path)
     out["label"] = pd.Series(_categorical(df, "Label", LABEL_MAP, path)).map(LABEL_MAP).to_numpy(np.int64)
     event = _numeric(df, "EventId", path)
     _first(event != np.round(event), "non-integer event id {value}", path, "EventId", event)
@@ -170,6 +181,23 @@ def _read_file(path: Path) -> pd.DataFrame:
     return out
 
 
+def _check_marker_places(df: pd.DataFrame, path: Path) -> None:
+    """PRI_jet_num is 0, 1, 2 or 3, and -999.0 appears only where the challenge defines the
+    quantity as undefined (MARKER_BELOW_JETS)."""
+    jets = df["PRI_jet_num"].to_numpy()
+    _first(~np.isin(jets, JET_COUNTS), f"jet count {{value}}, expected one of {[int(j) for j in JET_COUNTS]}",
+           path, "PRI_jet_num", jets)
+    for f in FEATURES:
+        x = df[f].to_numpy()
+        below = MARKER_BELOW_JETS.get(f, 0)
+        if below == 0:
+            _first(x == MARKER, "the undefined-value marker {value}, which this quantity never takes", path, f, x)
+        elif below < 4:
+            _first((x == MARKER) & (jets >= below),
+                   f"the undefined-value marker {{value}} although PRI_jet_num says the jet exists (>= {below})",
+                   path, f, x)
+
+
 def read_higgs(paths) -> pd.DataFrame:
     """Read and check Higgs challenge CSV files (gzip or plain, found from the magic bytes; CRLF or
     LF). ``paths``: a file, a folder (all its *.csv and *.csv.gz, sorted) or a list of these.
@@ -180,7 +208,8 @@ def read_higgs(paths) -> pd.DataFrame:
     defect is a ValueError naming the file, and the column and line where there is one: missing
     or unknown columns, non-numeric, empty, NaN or infinite cells, labels other than s/b,
     KaggleSet values other than t/b/v/u, a truncated gzip stream, an empty or non-CSV file, and
-    EventIds repeated within or across files. The -999.0 marker is kept (see treat_missing).
+    EventIds repeated within or across files, a PRI_jet_num other than 0-3, and -999.0 where the
+    challenge never puts it (MARKER_BELOW_JETS). The -999.0 marker is kept (see treat_missing).
     """
     files = higgs_files(paths)
     frames = [_read_file(f) for f in files]
