@@ -342,6 +342,19 @@ def test_pfnano_candidates_clustered(pfnano):
     check_topodnn(jets.pt, jets.eta, jets.phi)
 
 
+@pytest.mark.parametrize("config", ["pfnano_fatjet", "pfnano_candidates"])
+def test_pfnano_corrupt_lzma_basket_is_named(pfnano, tmp_path, config):
+    """PFNano is LZMA-compressed: uproot decompresses it with cramjam, whose errors are no
+    ValueError; a damaged basket is still an error naming the file."""
+    seek = int(uproot.open(pfnano)["Events"]["PFCands_pt"].member("fBasketSeek")[0])
+    data = bytearray(pfnano.read_bytes())
+    data[seek + 150:seek + 400] = bytes(b ^ 0x5A for b in data[seek + 150:seek + 400])
+    path = tmp_path / "corrupt.root"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{path}: truncated or corrupt ROOT file"):
+        read_jets(path, EXAMPLE_CONFIGS[config], progress=False)
+
+
 def test_pfnano_missing_branch_lists_close_names(pfnano):
     with pytest.raises(ValueError, match=r"no branch 'PFCands_ptt'.*closest to 'PFCands_ptt': \['PFCands_pt'"):
         read_candidates_clustered(pfnano, "Events", {**EXAMPLE_CONFIGS["pfnano_candidates"]["branches"],

@@ -32,11 +32,13 @@ and index-table entries out of range (naming branch and entry).
 from __future__ import annotations
 
 import difflib
+import lzma
 import zlib
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import awkward as ak
+import cramjam
 import numpy as np
 import pandas as pd
 import uproot
@@ -128,7 +130,8 @@ def _uproot_call(path: str, what: str, fn):
     """Run ``fn()``; an uproot failure becomes a ValueError naming the file (truncated, corrupt)."""
     try:
         return fn()
-    except (ValueError, OSError, EOFError, KeyError, zlib.error, uproot.deserialization.DeserializationError) as exc:
+    except (ValueError, OSError, EOFError, KeyError, zlib.error, lzma.LZMAError, cramjam.DecompressionError,
+            uproot.deserialization.DeserializationError) as exc:  # cramjam: uproot's LZMA, ZSTD and LZ4
         raise ValueError(f"{path}: truncated or corrupt ROOT file ({what} failed: "
                          f"{type(exc).__name__}: {str(exc).strip()[:300]})") from exc
 
