@@ -102,6 +102,10 @@ def test_nan_in_parquet_and_labels(tmp_path):
         read_events(tmp_path / "one.parquet", ["pt"], "is_sig")
     with pytest.raises(ValueError, match="label column 'is_sig' is also listed as a feature"):
         read_events(tmp_path / "one.parquet", ["pt", "is_sig"], "is_sig")
+    for reserved in ("event", "label"):  # would be overwritten by the row number or the class
+        df.assign(**{reserved: 10.0 * np.arange(len(df))}).to_parquet(tmp_path / "reserved.parquet")
+        with pytest.raises(ValueError, match=rf"feature name\(s\) \['{reserved}'\] are reserved .*reserved.parquet"):
+            read_events(tmp_path / "reserved.parquet", ["pt", reserved], "is_sig")
 
 
 class RawModel(torch.nn.Module):

@@ -137,6 +137,10 @@ def read_events(path, features, label: str | None, fmt: str = "auto", tree: str 
         raise ValueError(f"feature(s) {dup} listed more than once (custom.data.features)")
     if label is not None and label in features:
         raise ValueError(f"the label column '{label}' is also listed as a feature")
+    reserved = [f for f in features if f in (EVENT, LABEL)]
+    if reserved:  # the workflow's own columns: the row number and the 0/1 label
+        raise ValueError(f"feature name(s) {reserved} are reserved for the workflow's columns ({EVENT!r}: the row "
+                         f"number, {LABEL!r}: the class); rename the column(s) in {path} and in custom.data.features")
     columns = features + ([label] if label is not None else [])
     raw = read_table(path, columns, fmt, tree)
     if len(raw) == 0:
