@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 # dataset -> metric -> (paper value or None, free-text statement from the paper)
@@ -42,16 +43,20 @@ def paper_values(dataset: str) -> dict[str, float | None]:
 
 
 def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] | None = None) -> pd.DataFrame:
-    """Our numbers (mean, std, min, max over runs) beside the paper's, one row per metric."""
+    """Our numbers (mean, std, min, max over runs) beside the paper's, one row per metric. A run
+    where a metric is undefined (NaN: e.g. a detector efficiency on adversaries when none fooled
+    the classifier) is left out of that metric's numbers; ``n_runs`` counts the runs used."""
     paper = PAPER_NUMBERS.get(dataset, {})
     rows = []
+    nan = float("nan")
     for metric in [c for c in per_run.columns if c != "run"]:
         v = per_run[metric].to_numpy(float)
+        v = v[~np.isnan(v)]
         pv, ptxt = paper.get(metric, (None, ""))
-        rows.append({"dataset": dataset, "metric": metric, "ours_mean": v.mean(),
-                     "ours_std": v.std(ddof=1) if len(v) > 1 else float("nan"),
-                     "ours_min": v.min(), "ours_max": v.max(), "n_runs": len(v),
-                     "paper": pv, "paper_statement": ptxt})
+        rows.append({"dataset": dataset, "metric": metric, "ours_mean": v.mean() if len(v) else nan,
+                     "ours_std": v.std(ddof=1) if len(v) > 1 else nan,
+                     "ours_min": v.min() if len(v) else nan, "ours_max": v.max() if len(v) else nan,
+                     "n_runs": len(v), "paper": pv, "paper_statement": ptxt})
     for metric, value in (extra or {}).items():
         pv, ptxt = paper.get(metric, (None, ""))
         rows.append({"dataset": dataset, "metric": metric, "ours_mean": value, "ours_std": float("nan"),
