@@ -40,6 +40,23 @@ def lib(name):
     return [_relative(p) for p in module_dependencies(SCRIPTS / f"{name}.py")]
 
 
+def mirror_memory_for_htcondor(rules):
+    """Give every rule with ``mem_mb`` the same value (or the same input-size function) as
+    ``htcondor_request_mem_mb``, unless it sets that itself."""
+    for rule_ in rules:
+        mem = rule_.resources.get("mem_mb") if rule_.resources is not None else None
+        if mem is None or "htcondor_request_mem_mb" in rule_.resources:
+            continue
+        if mem.is_evaluable():
+
+            def same_as_mem_mb(wildcards, input, attempt, threads, mem=mem):
+                return mem.evaluate(wildcards, input=input, attempt=attempt, threads=threads).value
+
+            rule_.resources["htcondor_request_mem_mb"] = same_as_mem_mb
+        else:
+            rule_.resources["htcondor_request_mem_mb"] = mem.value
+
+
 def ds(wildcards):
     """The config block of the rule's dataset."""
     return config[wildcards.dataset]
