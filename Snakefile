@@ -20,7 +20,7 @@ os.environ.update(
     )
 )
 
-from conservattack.configschema import with_block_defaults  # noqa: E402
+from conservattack.configschema import with_block_defaults, with_declared_integers  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -29,8 +29,10 @@ configfile: "config.yaml"
 # Validate before any rule is defined or run: unknown keys and wrong types stop here. A block
 # given in part keeps its documented per-dataset defaults for the keys it leaves out.
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-config.update(with_block_defaults(config, yaml.safe_load(CONFIG_SCHEMA.read_text())))
+_schema = yaml.safe_load(CONFIG_SCHEMA.read_text())
+config.update(with_block_defaults(config, _schema))
 validate(config, str(CONFIG_SCHEMA))
+config.update(with_declared_integers(config, _schema))  # 2.0 -> 2 where an integer is asked for
 
 
 # `snakemake --report report.html`: this description, then every figure by study and dataset.

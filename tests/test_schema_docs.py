@@ -14,7 +14,7 @@ import yaml
 from snakemake.utils import validate
 
 from conservattack.configschema import resolve as resolve_ref
-from conservattack.configschema import with_block_defaults
+from conservattack.configschema import with_block_defaults, with_declared_integers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -78,7 +78,7 @@ def validated(config: dict) -> dict:
     the schema's defaults filled in."""
     config = with_block_defaults(config, SCHEMA)
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    return config
+    return with_declared_integers(config, SCHEMA)
 
 
 def holds(value, expected) -> bool:
@@ -112,3 +112,24 @@ def test_a_block_given_in_part_keeps_its_documented_defaults(dataset, iterations
 def test_block_defaults_change_nothing_in_a_complete_config():
     full = validated(yaml.safe_load((ROOT / "config.yaml").read_text()))
     assert with_block_defaults(copy.deepcopy(full), SCHEMA) == full
+
+
+def test_integral_floats_become_ints_where_an_integer_is_asked_for():
+    """YAML 3.0 or 5.0e+4 passes JSON-schema's integer check; the workflow then needs a real int
+    (range(runs), the attack's num_bins), so it gets one. Numbers that may be fractional stay."""
+    cfg = validated(yaml.safe_load("""
+donut:
+  runs: 3.0
+  generate: {n_signal: 5.0e+4}
+  attack: {params: {num_bins: 30.0, alpha: 4.0, n_iterations: 2.0}}
+  adversarial_training: {iterations: 2.0, attack_events: 1.0e+3}
+"""))
+    d = cfg["donut"]
+    for value in (d["runs"], d["generate"]["n_signal"], d["attack"]["params"]["num_bins"],
+                  d["attack"]["params"]["n_iterations"], d["adversarial_training"]["iterations"],
+                  d["adversarial_training"]["attack_events"]):
+        assert type(value) is int
+    assert d["runs"] == 3 and d["generate"]["n_signal"] == 50_000
+    assert type(d["attack"]["params"]["alpha"]) is float
+    with pytest.raises(Exception, match="2.5 is not of type 'integer'"):
+        validated({"donut": {"runs": 2.5}})

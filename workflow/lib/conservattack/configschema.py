@@ -8,6 +8,10 @@ defaults fills a block given only in part from the shared definition, so
 ``with_block_defaults`` first merges the user's values over every such block default (the user's
 values win, dictionaries merge key by key, anything else replaces), so a partial block keeps the
 defaults the schema documents for the keys it leaves out; validation then fills the rest.
+
+JSON schema also counts 2.0 (YAML ``2.0``, ``5.0e+4``) as an integer; ``with_declared_integers``
+turns such values into ints where the schema asks for an integer, so that ``range(iterations)``
+and friends work (2.5 is already a validation error).
 """
 
 from __future__ import annotations
@@ -54,5 +58,42 @@ def with_block_defaults(config: dict, schema: dict) -> dict:
                 out[name] = merged(sub["default"], out[name])
             out[name] = walk(out[name], sub)
         return out
+
+    return walk(config, schema)
+
+
+def _scalar_types(node: dict, defs: dict) -> set[str]:
+    """The JSON types a node accepts for a scalar, over its anyOf/oneOf branches."""
+    node = resolve(node, defs)
+    types = node.get("type", [])
+    out = {types} if isinstance(types, str) else set(types)
+    for branch in node.get("anyOf", []) + node.get("oneOf", []):
+        out |= _scalar_types(branch, defs)
+    return out
+
+
+def with_declared_integers(config, schema: dict):
+    """A copy of ``config`` with every integral float turned into an int where the schema accepts
+    an integer but not a general number."""
+    defs = schema.get("$defs", {})
+
+    def walk(value, node):
+        node = resolve(node, defs)
+        if isinstance(value, float) and value.is_integer():
+            types = _scalar_types(node, defs)
+            return int(value) if "integer" in types and "number" not in types else value
+        if isinstance(value, list):
+            items = [b.get("items") for b in [node, *map(lambda b: resolve(b, defs), node.get("anyOf", []))]
+                     if isinstance(b.get("items"), dict)]
+            return [walk(v, items[0]) for v in value] if items else value
+        if isinstance(value, dict):
+            out = dict(value)
+            for branch in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+                out = walk(out, branch)
+            for name, sub in node.get("properties", {}).items():
+                if name in out:
+                    out[name] = walk(out[name], sub)
+            return out
+        return value
 
     return walk(config, schema)
