@@ -5,6 +5,7 @@ from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     cfg = snakemake.params.download
+    transport = snakemake.config["higgs"]["download"]  # retries, timeout: not params (they cannot change the file)
     sources = [root_to_https(u) for u in cfg["urls"]]
     fetch_first(sources, snakemake.output[0], size=cfg["size"], adler32=cfg["adler32"],
-                retries=cfg["retries"], timeout=cfg["timeout"])
+                retries=transport["retries"], timeout=transport["timeout"])

@@ -7,9 +7,10 @@ from conservattack.runlog import logged
 with logged(snakemake.log[0]):
     p = snakemake.params
     o = p.opendata
+    transport = snakemake.config["ttww"]["opendata"]  # retries, timeout: not params (they cannot change the files)
     manifest = fetch_records(p.records, p.dest, n_files=o["n_files"], server=o["server"],
                              record_url=o["record_url"], index_url=o["index_url"], checksums=o["checksums"],
-                             retries=o["retries"], timeout=o["timeout"], local_option=p.local_option)
+                             retries=transport["retries"], timeout=transport["timeout"], local_option=p.local_option)
     for m in manifest["records"]:
         print(f"record {m['record']}: {len(m['files'])} of {m['listed']} listed file(s)")
         for f in m["files"]:

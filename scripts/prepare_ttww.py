@@ -8,11 +8,13 @@ from conservattack.ttww import SAMPLES, describe, input_files, prepare_ttww, rea
 
 with logged(snakemake.log[0]):
     p = snakemake.params
+    # the read chunk size is no param (it cannot change the jets)
+    reader = {**p.reader, "step_size": snakemake.config["ttww"]["reader"]["step_size"]}
     frames, samples = {}, {}
     for name in SAMPLES:
         files = input_files(snakemake.input[name] if not isinstance(snakemake.input[name], str)
                             else [snakemake.input[name]])
-        frames[name], info = read_sample(files, p.reader, p.constituents, p.max_jets[name])
+        frames[name], info = read_sample(files, reader, p.constituents, p.max_jets[name])
         samples[name] = {**info, **describe(frames[name])}
         print(name, samples[name])
     prepared = prepare_ttww(frames, split=p.split, seed=p.seed)

@@ -7,8 +7,10 @@ from conservattack.ttww import describe, input_files, read_sample
 
 with logged(snakemake.log[0]):
     p = snakemake.params
+    # the read chunk size is no param (it cannot change the jets)
+    reader = {**p.reader, "step_size": snakemake.config["ttww"]["reader"]["step_size"]}
     real = snakemake.input.real
-    frame, info = read_sample(input_files([real] if isinstance(real, str) else real), p.reader, p.constituents,
+    frame, info = read_sample(input_files([real] if isinstance(real, str) else real), reader, p.constituents,
                               p.max_jets)
     summary = {**info, **describe(frame)}
     print(summary)

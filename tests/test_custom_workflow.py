@@ -56,6 +56,17 @@ def test_example_runs_attack_detector_and_verdict_with_the_users_model(example_r
     assert "results/custom/summary.csv (ours: mean, std, min, max over runs" in html
 
 
+def test_changing_axis_units_redraws_figures_only(example_run):
+    """custom.data.units label the figures' axes: changing them re-runs plots, not the data,
+    training or attacks (the data rule's params leave them out)."""
+    cfg = yaml.safe_load((example_run / "example.yaml").read_text())
+    cfg["custom"]["data"]["units"] = {"px": "MeV", "py": "MeV"}
+    (example_run / "units.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(example_run, "--configfile", "units.yaml")
+    assert jobs and all(rule.startswith("plot_") or rule in ("all", "summary", "verdict") for rule in jobs), jobs
+    assert "prepare_custom" not in jobs
+
+
 def edited_example(tmp_path, edit):
     wd = copy_workflow(tmp_path)
     cfg = yaml.safe_load((wd / EXAMPLE).read_text())

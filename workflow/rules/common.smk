@@ -57,6 +57,14 @@ def mirror_memory_for_htcondor(rules):
             rule_.resources["htcondor_request_mem_mb"] = mem.value
 
 
+def tracked(block, *untracked):
+    """``block`` without keys that cannot change a rule's outputs (a download's retries and
+    timeout, a reader's chunk size, axis units), for the rule's params: Snakemake re-runs a rule
+    when its params change, so only what the outputs depend on goes there. The scripts read the
+    others from ``snakemake.config``."""
+    return {key: value for key, value in block.items() if key not in untracked}
+
+
 def ds(wildcards):
     """The config block of the rule's dataset."""
     return config[wildcards.dataset]

@@ -28,7 +28,7 @@ rule prepare_custom:
         mem_mb=by_input_size(2000, 20),
         runtime=by_input_size(10, 0.5),
     params:
-        data=config["custom"]["data"],
+        data=tracked(config["custom"]["data"], "units"),
         split=config["custom"]["split"],
         seed=derived_seed(config["seed"], "custom", "data"),
     script:

@@ -47,7 +47,7 @@ rule download_higgs:
         mem_mb=500,
         runtime=60,
     params:
-        download=config["higgs"]["download"],
+        download=tracked(config["higgs"]["download"], "retries", "timeout"),
     script:
         "../../scripts/download_higgs.py"
 

@@ -26,7 +26,7 @@ rule download_ttww:
         runtime=600,
     params:
         records=lambda w: ttww_sample(w.sample)["records"],
-        opendata=TTWW["opendata"],
+        opendata=tracked(TTWW["opendata"], "retries", "timeout"),
         dest=lambda w: f"{TTWW_DOWNLOADS}/{w.sample}",
         local_option=lambda w: f"{ttww_config_key(w.sample)}.local_files",
     script:
@@ -56,7 +56,7 @@ rule prepare_ttww:
         mem_mb=8000,
         runtime=120,
     params:
-        reader=TTWW["reader"],
+        reader=tracked(TTWW["reader"], "step_size"),
         constituents=TTWW["constituents"],
         max_jets={name: TTWW["samples"][name]["max_jets"] for name in ("tt", "ww")},
         split=TTWW["split"],
@@ -84,7 +84,7 @@ rule prepare_ttww_real:
         mem_mb=8000,
         runtime=120,
     params:
-        reader=TTWW["reader"],
+        reader=tracked(TTWW["reader"], "step_size"),
         constituents=TTWW["constituents"],
         max_jets=TTWW["real"]["max_jets"],
     script:
