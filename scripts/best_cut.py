@@ -2,6 +2,7 @@
 
 from conservattack.io import read_parquet, write_json
 from conservattack.preprocessing import MinMaxScaler
+from conservattack.provenance import provenance
 from conservattack.restricted import best_single_cut
 from conservattack.runlog import logged
 from conservattack.tables import features_and_labels
@@ -16,4 +17,4 @@ with logged(snakemake.log[0]):
               "threshold": float(physical[cut.feature]), "signal_side": cut.side, "accuracy": cut.accuracy,
               "control_region": "below" if cut.side == "above" else "above", "n_train": len(y)}
     print(result)
-    write_json(result, snakemake.output[0])
+    write_json({**result, **provenance()}, snakemake.output[0])

@@ -6,6 +6,7 @@ from conservattack.disco import relative_dcor_frobenius
 from conservattack.io import read_json, read_parquet, write_json
 from conservattack.metrics import relative_frobenius_of_sets
 from conservattack.preprocessing import MinMaxScaler
+from conservattack.provenance import provenance
 from conservattack.runlog import logged
 from conservattack.tables import split_adversaries
 
@@ -34,5 +35,6 @@ with logged(snakemake.log[0]):
     pd.concat(sizes, ignore_index=True).to_csv(out.sizes, index=False)
     summary = per_run.drop(columns="run").groupby("method").agg(["mean", "std"])
     print(summary.to_string())
-    write_json({m: {f"{c}_{s}": float(summary.loc[m, (c, s)]) for c, s in summary.columns} for m in summary.index},
-               out.summary)
+    write_json({"methods": {m: {f"{c}_{s}": float(summary.loc[m, (c, s)]) for c, s in summary.columns}
+                            for m in summary.index},
+                **provenance({"disco": snakemake.config[snakemake.wildcards.dataset]["disco"]})}, out.summary)

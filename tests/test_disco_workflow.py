@@ -45,6 +45,9 @@ def test_disco_study_on_a_small_donut(tmp_path):
     assert list(zip(per_run.method, per_run.run)) == [("disco", 0), ("disco", 1), ("pearson", 0), ("pearson", 1)]
     assert per_run.detector_auroc.between(0, 1).all()
     assert (per_run.corrected_fooling_ratio <= per_run.detector_test_fooling_ratio).all()
+    summary = json.loads((d / "disco" / "summary.json").read_text())
+    assert set(summary["methods"]) == {"disco", "pearson"} and "numba" in summary["versions"]
+    assert summary["config"]["disco"]["runs"] == 2
     meta = json.loads((d / "disco" / "disco" / "run0" / "attack_attack.json").read_text())
     assert meta["params"]["use_disco"] is True and "relative_fn_pearson" in meta["final"]
     assert meta["final"]["relative_fn"] == pytest.approx(

@@ -60,6 +60,7 @@ def test_reduced_higgs_path_on_the_real_sample(tmp_path):
     cut = json.loads((d / "restricted" / "cut.json").read_text())
     assert cut["feature"] == "DER_mass_MMC" and cut["signal_side"] == "above"
     assert 80 < cut["threshold"] < 130 and cut["accuracy"] > 0.65
+    assert "numba" in cut["versions"]
     summary = pd.read_csv(d / "summary.csv").set_index("metric")
     assert summary.loc["fooling_ratio", "paper"] == pytest.approx(0.89)
     assert summary.loc["fooling_ratio_sr", "ours_mean"] > summary.loc["fooling_ratio_cr", "ours_mean"]

@@ -60,7 +60,7 @@ def test_outputs_of_the_small_run(done_run):
     assert (drawn.n_training > 1800).all()
     assert "advtrain_grey_box_best" in set(summary.metric)
     meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
-    assert '"versions"' in meta and '"torch"' in meta and '"config"' in meta
+    assert '"versions"' in meta and '"torch"' in meta and '"numba"' in meta and '"config"' in meta
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
 
 

@@ -6,8 +6,8 @@ import importlib.metadata
 import platform
 from typing import Any, Mapping
 
-PACKAGES = ("conservattack", "torch", "numpy", "scipy", "pandas", "scikit-learn", "matplotlib",
-            "snakemake")
+PACKAGES = ("conservattack", "torch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "numba", "uproot",
+            "awkward", "fastjet", "matplotlib", "mplhep", "snakemake")
 
 
 def package_versions() -> dict[str, str]:
