@@ -20,7 +20,7 @@ os.environ.update(
     )
 )
 
-from conservattack.configschema import with_block_defaults, with_declared_integers  # noqa: E402
+from conservattack.configschema import check_splits, with_block_defaults, with_declared_integers  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -33,6 +33,14 @@ _schema = yaml.safe_load(CONFIG_SCHEMA.read_text())
 config.update(with_block_defaults(config, _schema))
 validate(config, str(CONFIG_SCHEMA))
 config.update(with_declared_integers(config, _schema))  # 2.0 -> 2 where an integer is asked for
+check_splits(config)
+
+
+# Downloads run where snakemake runs (a cluster's submit node), not as cluster jobs: compute
+# nodes often have no outbound network.
+localrules:
+    download_higgs,
+    download_ttww,
 
 
 # `snakemake --report report.html`: this description, then every figure by study and dataset.

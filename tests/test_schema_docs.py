@@ -14,7 +14,7 @@ import yaml
 from snakemake.utils import validate
 
 from conservattack.configschema import resolve as resolve_ref
-from conservattack.configschema import with_block_defaults, with_declared_integers
+from conservattack.configschema import check_splits, with_block_defaults, with_declared_integers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -133,3 +133,9 @@ donut:
     assert type(d["attack"]["params"]["alpha"]) is float
     with pytest.raises(Exception, match="2.5 is not of type 'integer'"):
         validated({"donut": {"runs": 2.5}})
+
+
+def test_split_fractions_must_sum_to_one():
+    check_splits(validated({"donut": {"split": [0.7, 0.15, 0.15]}}))
+    with pytest.raises(ValueError, match=r"config donut.split: .* must sum to 1, got \[0.6, 0.3, 0.3\] \(sum 1.2\)"):
+        check_splits(validated({"donut": {"split": [0.6, 0.3, 0.3]}}))

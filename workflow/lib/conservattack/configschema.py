@@ -97,3 +97,13 @@ def with_declared_integers(config, schema: dict):
         return value
 
     return walk(config, schema)
+
+
+def check_splits(config: dict) -> None:
+    """Every ``<dataset>.split`` sums to 1 (the schema checks three fractions in (0, 1), not their
+    sum); otherwise a ValueError naming the key, before any rule runs."""
+    for name, block in config.items():
+        fractions = block.get("split") if isinstance(block, dict) else None
+        if fractions is not None and abs(sum(fractions) - 1.0) > 1e-9:
+            raise ValueError(f"config {name}.split: the train, validation and test fractions must sum to 1, "
+                             f"got {fractions} (sum {sum(fractions):g})")
