@@ -64,7 +64,7 @@ with logged(snakemake.log[0]):
         for r in runs:  # one test per detector run: the events of one run are independent
             k_real, k_sim = int((real_scores[int(r)] < p.threshold).sum()), int(flags[int(r)].sum())
             comparison.append({"run": int(r), "flagged_real": k_real, "n_real": len(X_real), "flagged_sim": k_sim,
-                               "n_sim": len(X_test), **binomial_consistency(k_real, len(X_real), k_sim, len(X_test))})
+                               "n_sim": len(X_test), **binomial_consistency(k_real, len(X_real), k_sim, len(X_test), alpha=p.significance)})
     pd.concat(curves, ignore_index=True).to_csv(out.acceptance, index=False)
     pd.DataFrame(comparison, columns=["run", "flagged_real", "n_real", "flagged_sim", "n_sim", "rate_real",
                                       "rate_sim", "p_value", "consistent", "test"]).to_csv(out.real_vs_sim, index=False)
