@@ -96,6 +96,8 @@ def test_nan_in_parquet_and_labels(tmp_path):
     df["is_sig"] = df.is_sig.astype(bool)
     df.to_parquet(tmp_path / "bool.parquet")
     assert read_events(tmp_path / "bool.parquet", ["pt"], "is_sig").label.sum() == 20
+    df.to_csv(tmp_path / "bool.csv", index=False)  # written as True/False
+    assert read_events(tmp_path / "bool.csv", ["pt"], "is_sig").label.tolist() == df.is_sig.astype(int).tolist()
     df["is_sig"] = 1
     df.to_parquet(tmp_path / "one.parquet")
     with pytest.raises(ValueError, match=r"0 background \(0\) and 40 signal \(1\) events; at least 10"):

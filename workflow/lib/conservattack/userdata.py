@@ -147,7 +147,12 @@ def read_events(path, features, label: str | None, fmt: str = "auto", tree: str 
         raise ValueError(f"{path}: no events")
     out = pd.DataFrame({f: numeric_column(path, f, raw[f]) for f in features})
     if label is not None:
-        y = numeric_column(path, label, raw[label])
+        y_raw = raw[label]
+        if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
+            text = y_raw.astype(str).str.strip().str.lower()
+            if text.isin(["true", "false"]).all():  # booleans in a CSV (pandas writes True/False)
+                y_raw = (text == "true").astype(np.float64)
+        y = numeric_column(path, label, y_raw)
         bad = ~np.isin(y, (0.0, 1.0))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
