@@ -20,7 +20,12 @@ os.environ.update(
     )
 )
 
-from conservattack.configschema import check_splits, with_block_defaults, with_declared_integers  # noqa: E402
+from conservattack.configschema import (  # noqa: E402
+    check_attack_modes,
+    check_splits,
+    with_block_defaults,
+    with_declared_integers,
+)
 
 
 configfile: "config.yaml"
@@ -34,6 +39,7 @@ config.update(with_block_defaults(config, _schema))
 validate(config, str(CONFIG_SCHEMA))
 config.update(with_declared_integers(config, _schema))  # 2.0 -> 2 where an integer is asked for
 check_splits(config)
+check_attack_modes(config)
 
 
 # Downloads run where snakemake runs (a cluster's submit node), not as cluster jobs: compute
@@ -69,4 +75,4 @@ rule all:
 
 # HTCondor takes a job's memory only from htcondor_request_mem_mb (the executor plugin ignores
 # mem_mb): every rule states its mem_mb there too, so no cluster profile needs its own estimate.
-mirror_memory_for_htcondor(workflow.rules)
+mirror_memory_for_htcondor(workflow.rules, workflow.resource_settings.overwrite_resources)

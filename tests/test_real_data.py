@@ -26,6 +26,9 @@ def test_bad_real_data_names_file_and_column(tmp_path):
         read_real_events(tmp_path / "real.csv", ["x1", "x2"])
     with pytest.raises(FileNotFoundError, match="nowhere.csv does not exist"):
         read_real_events(tmp_path / "nowhere.csv", ["x1"])
+    (tmp_path / "real.dat").write_text("x1\n1.0\n")
+    with pytest.raises(ValueError, match=r"real.dat: cannot tell the format .* \(config <dataset>.real_data\)"):
+        read_real_events(tmp_path / "real.dat", ["x1"])
 
 
 def test_real_events_get_the_simulations_missing_value_policy(tmp_path):

@@ -14,7 +14,7 @@ import yaml
 from snakemake.utils import validate
 
 from conservattack.configschema import resolve as resolve_ref
-from conservattack.configschema import check_splits, with_block_defaults, with_declared_integers
+from conservattack.configschema import check_attack_modes, check_splits, with_block_defaults, with_declared_integers
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -139,3 +139,52 @@ def test_split_fractions_must_sum_to_one():
     check_splits(validated({"donut": {"split": [0.7, 0.15, 0.15]}}))
     with pytest.raises(ValueError, match=r"config donut.split: .* must sum to 1, got \[0.6, 0.3, 0.3\] \(sum 1.2\)"):
         check_splits(validated({"donut": {"split": [0.6, 0.3, 0.3]}}))
+
+
+def leaves(value, path=()):
+    """(path, value) of every non-dictionary value in a nested dictionary."""
+    if isinstance(value, dict) and value:
+        for key, v in value.items():
+            yield from leaves(v, (*path, key))
+    else:
+        yield path, value
+
+
+def nested(path, value):
+    return {path[0]: nested(path[1:], value)} if path else value
+
+
+@pytest.mark.parametrize("dataset", ["donut", "higgs", "ttww", "custom"])
+def test_restating_any_default_changes_nothing(dataset):
+    """Any one key of a dataset's blocks, given with the value the schema gives it by default,
+    yields the very configuration of not giving it (a block's own default is never mixed with
+    the shared $defs ones: donut's train_attack has no step, the shared ranges have one)."""
+    base = {"datasets": [dataset]}
+    if dataset == "custom":
+        base["custom"] = {"data": {"path": "events.csv", "features": ["a"], "label": "y"}}
+    full = validated(copy.deepcopy(base))
+    checked = 0
+    for path, value in leaves(full[dataset]):
+        cfg = copy.deepcopy(base)
+        cfg[dataset] = merged_over(cfg.get(dataset, {}), nested(path, copy.deepcopy(value)))
+        assert validated(cfg) == full, ".".join((dataset, *path))
+        checked += 1
+    assert checked > 30
+
+
+def merged_over(block, patch):
+    out = copy.deepcopy(block)
+    for key, v in patch.items():
+        out[key] = merged_over(out[key], v) if isinstance(v, dict) and isinstance(out.get(key), dict) else v
+    return out
+
+
+def test_a_grid_step_on_a_random_mode_block_is_an_error():
+    """Donut's attack is in random mode (num_candidates 150): a partial block that gives a step
+    meant the grid, and would run in random mode ignoring it."""
+    for dataset in ("donut", "higgs", "ttww"):
+        check_attack_modes(validated({"datasets": [dataset]}))  # the defaults are consistent
+    check_attack_modes(validated({"donut": {"attack": {"params": {"num_candidates": None, "step": 0.002}}}}))
+    with pytest.raises(ValueError, match=r"config donut.attack.params: step 0.002 is the grid spacing, but "
+                                         r"num_candidates 150 selects random mode"):
+        check_attack_modes(validated({"donut": {"attack": {"params": {"min_change": 0.001, "step": 0.002}}}}))

@@ -40,12 +40,14 @@ def lib(name):
     return [_relative(p) for p in module_dependencies(SCRIPTS / f"{name}.py")]
 
 
-def mirror_memory_for_htcondor(rules):
+def mirror_memory_for_htcondor(rules, overwrite_resources):
     """Give every rule with ``mem_mb`` the same value (or the same input-size function) as
-    ``htcondor_request_mem_mb``, unless it sets that itself."""
+    ``htcondor_request_mem_mb``, unless ``set-resources`` (``overwrite_resources``: the profile's or
+    the command line's, per rule) sets that for the rule. A value from ``default-resources`` is
+    replaced: the rule's own mem_mb is the better estimate."""
     for rule_ in rules:
         mem = rule_.resources.get("mem_mb") if rule_.resources is not None else None
-        if mem is None or "htcondor_request_mem_mb" in rule_.resources:
+        if mem is None or "htcondor_request_mem_mb" in overwrite_resources.get(rule_.name, {}):
             continue
         if mem.is_evaluable():
 

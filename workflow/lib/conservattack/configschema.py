@@ -43,20 +43,24 @@ def with_block_defaults(config: dict, schema: dict) -> dict:
     (where that default is a dictionary), at every depth."""
     defs = schema.get("$defs", {})
 
-    def walk(value, node):
+    def walk(value, node, inherited=None):
+        # inherited: the enclosing block's default for this value; below a block whose default
+        # spells out a sub-block, that sub-block's default is the enclosing one, not the $defs one
+        # (donut's train_attack has no step; the shared ranges default has one)
         node = resolve(node, defs)
         if not isinstance(value, dict):
             return value
         for branch in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
-            value = walk(value, branch)
+            value = walk(value, branch, inherited)
         out = dict(value)
         for name, sub in node.get("properties", {}).items():
             if name not in out:
                 continue
             sub = resolve(sub, defs)
-            if isinstance(sub.get("default"), dict) and isinstance(out[name], dict):
-                out[name] = merged(sub["default"], out[name])
-            out[name] = walk(out[name], sub)
+            default = inherited[name] if isinstance(inherited, dict) and name in inherited else sub.get("default")
+            if isinstance(default, dict) and isinstance(out[name], dict):
+                out[name] = merged(default, out[name])
+            out[name] = walk(out[name], sub, default if isinstance(default, dict) else None)
         return out
 
     return walk(config, schema)
@@ -107,3 +111,22 @@ def check_splits(config: dict) -> None:
         if fractions is not None and abs(sum(fractions) - 1.0) > 1e-9:
             raise ValueError(f"config {name}.split: the train, validation and test fractions must sum to 1, "
                              f"got {fractions} (sum {sum(fractions):g})")
+
+
+def check_attack_modes(config: dict) -> None:
+    """No attack-parameter block holds both a grid ``step`` and ``num_candidates`` (random mode,
+    where step is unused): a partial block merged over a random-mode default (Donut's) would
+    otherwise ignore the step the user wrote. A ValueError names the block."""
+
+    def walk(value, path):
+        if not isinstance(value, dict):
+            return
+        step, n = value.get("step"), value.get("num_candidates")
+        if n is not None and step is not None and (isinstance(step, list) or step != 0):
+            raise ValueError(f"config {'.'.join(path)}: step {step} is the grid spacing, but num_candidates {n} "
+                             "selects random mode, where step is unused; set num_candidates: null for the grid, "
+                             "or leave step out for random mode")
+        for key, v in value.items():
+            walk(v, (*path, str(key)))
+
+    walk(config, ())

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from .preprocessing import MinMaxScaler, scale_frame
-from .userdata import read_events
+from .userdata import file_format, read_events
 
 
 def read_real_events(path, features, tree: str | None = None) -> pd.DataFrame:
@@ -18,6 +18,11 @@ def read_real_events(path, features, tree: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"real-data file {path} does not exist (config <dataset>.real_data)")
+    try:
+        file_format(path)
+    except ValueError:
+        raise ValueError(f"real-data file {path}: cannot tell the format from the name; name it .parquet, .csv, "
+                         ".csv.gz or .root (config <dataset>.real_data)") from None
     return read_events(path, features, None, "auto", tree)
 
 
