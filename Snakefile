@@ -4,8 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -20,12 +19,7 @@ os.environ.update(
     )
 )
 
-from conservattack.configschema import (  # noqa: E402
-    check_attack_modes,
-    check_splits,
-    with_block_defaults,
-    with_declared_integers,
-)
+from conservattack.configschema import checked_config  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -33,13 +27,7 @@ configfile: "config.yaml"
 
 # Validate before any rule is defined or run: unknown keys and wrong types stop here. A block
 # given in part keeps its documented per-dataset defaults for the keys it leaves out.
-CONFIG_SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-_schema = yaml.safe_load(CONFIG_SCHEMA.read_text())
-config.update(with_block_defaults(config, _schema))
-validate(config, str(CONFIG_SCHEMA))
-config.update(with_declared_integers(config, _schema))  # 2.0 -> 2 where an integer is asked for
-check_splits(config)
-check_attack_modes(config)
+config.update(checked_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"))
 
 
 # Downloads run where snakemake runs (a cluster's submit node), not as cluster jobs: compute

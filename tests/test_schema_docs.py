@@ -11,10 +11,9 @@ import copy
 import jsonschema
 import pytest
 import yaml
-from snakemake.utils import validate
 
 from conservattack.configschema import resolve as resolve_ref
-from conservattack.configschema import check_attack_modes, check_splits, with_block_defaults, with_declared_integers
+from conservattack.configschema import check_attack_modes, check_splits, checked_config, with_block_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -74,11 +73,8 @@ def test_defaults_are_valid():
 
 
 def validated(config: dict) -> dict:
-    """``config`` as the Snakefile applies it: block defaults merged under it, then validated with
-    the schema's defaults filled in."""
-    config = with_block_defaults(config, SCHEMA)
-    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    return with_declared_integers(config, SCHEMA)
+    """``config`` as the Snakefile applies it (configschema.checked_config)."""
+    return checked_config(config, ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 
 def holds(value, expected) -> bool:

@@ -17,6 +17,7 @@ and friends work (2.5 is already a validation error).
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 
 def resolve(node: dict, defs: dict) -> dict:
@@ -130,3 +131,20 @@ def check_attack_modes(config: dict) -> None:
             walk(v, (*path, str(key)))
 
     walk(config, ())
+
+
+def checked_config(config: dict, schema_path) -> dict:
+    """The workflow's configuration as the rules see it: the user's blocks merged over their
+    schema defaults, validated against the schema (which fills in the remaining defaults), whole
+    floats made ints where integers are asked for, then the checks the schema cannot express
+    (splits summing to 1, no attack block in both grid and random mode). Errors name the key."""
+    import yaml
+    from snakemake.utils import validate
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = with_block_defaults(config, schema)
+    validate(config, str(schema_path))
+    config = with_declared_integers(config, schema)
+    check_splits(config)
+    check_attack_modes(config)
+    return config
