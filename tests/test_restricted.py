@@ -52,6 +52,33 @@ def test_signal_region_takes_the_largest_grid_move_within_the_bounds():
     assert np.array_equal(fooled, (predict_proba(model, X_adv) >= 0.5) != y)
 
 
+def test_signal_region_jitters_the_grid_per_event_and_feature():
+    """With randomize_step, each SR value takes the largest move of its own jittered grid
+    (min_change and step scaled by one U(1 - f, 1 + f) factor per event and feature)."""
+    X = correlated_unit_data(300, 3, seed=2)
+    model = small_model(3, seed=2)
+    y = model_labels(model, X)
+    f = 0.5
+    params = AttackParams(**{**GRID, "min_change": 0.01, "step": 0.03, "randomize_step": True,
+                             "random_step_frac": f})
+    lo, hi = np.zeros(3), np.ones(3)
+    X_adv, _ = largest_moves(model, X, y, params, lo, hi)
+    plain, _ = largest_moves(model, X, y, AttackParams(**{**GRID, "min_change": 0.01, "step": 0.03}), lo, hi)
+    s = loss_gradient_sign(model, X, y)
+    D = s * (X_adv - X)  # the move along the gradient sign
+    room = np.where(s > 0, hi - X, X - lo)
+    moved = X_adv != X
+    assert (X_adv >= lo).all() and (X_adv <= hi).all() and (D[moved] > 0).all()
+    # a move of at least the smallest jittered min_change, and the next step up would leave the bounds
+    assert (D[moved] >= (1 - f) * 0.01 - 1e-12).all() and (room[moved] - D[moved] < (1 + f) * 0.03).all()
+    assert (~moved <= (room < (1 + f) * 0.01)).all()  # unmoved only where even min_change may not fit
+    assert not np.array_equal(X_adv, plain)  # the jitter acts
+    # the same draws as the documented order: the SR generator's (events, d) factors first
+    jitter = np.random.default_rng(params.seed + 1).uniform(1 - f, 1 + f, size=X.shape)
+    k = np.rint((D - 0.01 * jitter) / (0.03 * jitter))
+    np.testing.assert_allclose((D - 0.01 * jitter)[moved], (k * 0.03 * jitter)[moved], atol=1e-9)
+
+
 def test_restricted_attack_keeps_regions_apart():
     X = correlated_unit_data(300, 3, seed=5)
     model = small_model(3, seed=5)

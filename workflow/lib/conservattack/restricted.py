@@ -82,7 +82,12 @@ class RestrictedResult:
 
 def largest_moves(model, X, y, params: AttackParams, lo, hi, seed_offset: int = 1):
     """SR part: per iteration, every not-yet-fooled event moves each feature by its largest
-    candidate along the gradient sign (bounds: lo/hi). Returns (X_adv, fooled)."""
+    candidate along the gradient sign (bounds: lo/hi). Returns (X_adv, fooled).
+
+    With ``randomize_step``, min_change and step are scaled per event and feature by
+    U(1 - f, 1 + f), as the attack's candidates are. The draws come from the SR's own generator
+    (``params.seed + seed_offset``), per iteration first the (events, d) jitter factors, then in
+    random mode the (events, d, N) uniforms."""
     X = np.array(X, dtype=np.float64)
     y = np.asarray(y)
     fooled = np.zeros(len(X), bool)
@@ -94,21 +99,26 @@ def largest_moves(model, X, y, params: AttackParams, lo, hi, seed_offset: int = 
         s = loss_gradient_sign(model, X[idx], y[idx])
         x = X[idx]
         room = np.where(s > 0, hi - x, x - lo)
-        mc = params.min_change
+        jitter = 1.0
+        if params.randomize_step:
+            f = params.random_step_frac
+            jitter = rng.uniform(1.0 - f, 1.0 + f, size=x.shape)
+        mc = params.min_change * jitter
         if params.random_mode:  # the largest of N draws U(min_change, room)
             u = rng.random((idx.size, X.shape[1], params.num_candidates)).max(axis=2)
             X[idx] = np.clip(np.where(room >= mc, x + s * (mc + u * (room - mc)), x), lo, hi)
         else:  # the largest grid move min_change + k * step that stays within the bounds
-            X[idx] = _largest_grid_move(x, s, mc, params.step, lo, hi)
+            X[idx] = _largest_grid_move(x, s, mc, params.step * jitter, lo, hi)
         pred = (predict_proba(model, X) >= 0.5).astype(int)
         fooled |= pred != y
     return X, fooled
 
 
-def _largest_grid_move(x, s, mc: float, step: float, lo, hi) -> np.ndarray:
+def _largest_grid_move(x, s, mc, step, lo, hi) -> np.ndarray:
     """x + s (mc + k step) for the largest k >= 0 that stays within [lo, hi], decided by the
     attack's literal bound check (attacks._ConservAttack.candidates); x where even k = 0 leaves
-    them. The division only estimates k (it can round either way), the check settles it."""
+    them. ``mc`` and ``step``: scalars or one per value of x. The division only estimates k (it
+    can round either way), the check settles it."""
     room = np.where(s > 0, hi - x, x - lo)
     k = np.floor(np.maximum(room - mc, 0.0) / step) + 1.0
     while True:
