@@ -16,11 +16,11 @@ with logged(snakemake.log[0]):
     model, sizes, metrics = limited_detector_study(
         read_parquet(inp.clean_train), read_parquet(inp.adv_train), read_parquet(inp.clean_test),
         read_parquet(inp.adv_test), features, p.fractions, p.validation_fraction,
-        TrainingConfig.from_config(p.training), seed=p.seed, shuffle_seed=p.shuffle_seed, threshold=p.threshold)
+        TrainingConfig.from_config(p.training), seed=p.seed, shuffle_seed=p.shuffle_seed)
     print(sizes.to_string())
     print(metrics)
     sizes.to_csv(out.sizes, index=False)
     save_model(model, out.model, {"features": list(features), **provenance(
         {"training": p.training, "seed": p.seed, "shuffle_seed": p.shuffle_seed, "fractions": p.fractions,
-         "validation_fraction": p.validation_fraction, "threshold": p.threshold})})
+         "validation_fraction": p.validation_fraction})})
     write_json(metrics, out.meta)

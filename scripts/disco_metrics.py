@@ -3,8 +3,10 @@
 import pandas as pd
 
 from conservattack.disco import relative_dcor_frobenius
+from conservattack.disco_study import threshold_metrics
 from conservattack.io import read_json, read_parquet, write_json
 from conservattack.metrics import relative_frobenius_of_sets
+from conservattack.models import load_model
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.provenance import provenance
 from conservattack.runlog import logged
@@ -14,21 +16,24 @@ with logged(snakemake.log[0]):
     inp, out = snakemake.input, snakemake.output
     features = MinMaxScaler.load(inp.scaler).features
     rows, sizes = [], []
+    clean_test = read_parquet(inp.clean_test)
     # one input of each kind per (method, run), in the order of snakemake.params.runs
-    for (method, run), attack, adv, detector, size in zip(snakemake.params.runs, inp.attacks, inp.adversaries,
-                                                          inp.detectors, inp.sizes):
+    for (method, run), attack, adv, detector, size, model, adv_test in zip(
+            snakemake.params.runs, inp.attacks, inp.adversaries, inp.detectors, inp.sizes, inp.models, inp.adv_test):
         final = read_json(attack)["final"]
         X_clean, X_adv, _, _ = split_adversaries(read_parquet(adv), features)
         det = read_json(detector)
+        at = threshold_metrics(load_model(model), clean_test, read_parquet(adv_test), features,
+                               snakemake.params.threshold)
         rows.append({"method": method, "run": int(run), "fooling_ratio": final["fooling_ratio"],
                      "jsd_mean": final["jsd_mean"], "jsd_max": final["jsd_max"],
                      "relative_fn_dcor": relative_dcor_frobenius(X_clean, X_adv),
                      "relative_fn_pearson": relative_frobenius_of_sets(X_clean, X_adv),
                      "detector_test_fooling_ratio": det["initial_fooling_ratio"],
-                     "corrected_fooling_ratio": det["corrected_fooling_ratio"],
+                     "corrected_fooling_ratio": at["corrected_fooling_ratio"],
                      "detector_auroc": det["detector_auroc"],
-                     "detector_efficiency_adversarial": det["detector_efficiency_adversarial"],
-                     "detector_efficiency_clean": det["detector_efficiency_clean"]})
+                     "detector_efficiency_adversarial": at["detector_efficiency_adversarial"],
+                     "detector_efficiency_clean": at["detector_efficiency_clean"]})
         sizes.append(pd.read_csv(size).assign(method=method, run=int(run)))
     per_run = pd.DataFrame(rows)
     per_run.to_csv(out.per_run, index=False)

@@ -45,6 +45,13 @@ def test_disco_study_on_a_small_donut(tmp_path):
     assert list(zip(per_run.method, per_run.run)) == [("disco", 0), ("disco", 1), ("pearson", 0), ("pearson", 1)]
     assert per_run.detector_auroc.between(0, 1).all()
     assert (per_run.corrected_fooling_ratio <= per_run.detector_test_fooling_ratio).all()
+    # its fooling ratios per method beside the attack study's in summary.csv
+    rows = pd.read_csv(d / "summary.csv").set_index("metric")
+    for method, prefix in (("disco", "disco"), ("pearson", "pearson_limited")):
+        mine = per_run[per_run.method == method]
+        for metric in ("fooling_ratio", "detector_test_fooling_ratio", "corrected_fooling_ratio"):
+            row = rows.loc[f"{prefix}_{metric}"]
+            assert row.ours_mean == pytest.approx(mine[metric].mean(), rel=1e-5) and row.n_runs == 2
     summary = json.loads((d / "disco" / "summary.json").read_text())
     assert set(summary["methods"]) == {"disco", "pearson"} and "numba" in summary["versions"]
     assert summary["config"]["disco"]["runs"] == 2
@@ -63,5 +70,15 @@ def test_disco_study_on_a_small_donut(tmp_path):
         relpath, by, columns = ast.literal_eval(f"({call.group(1)})")
         lines = ReportNumbers("donut", str(wd / "results")).means(relpath, by, columns).splitlines()
         assert len(lines) == 2 and all(line.count("``") == 2 * len(columns) for line in lines), lines
+    # a new threshold re-evaluates the detectors; it neither retrains nor re-attacks
+    cfg["donut"]["disco"]["threshold"] = 0.7
+    (wd / "disco.yaml").write_text(yaml.safe_dump(cfg))
+    jobs = planned_jobs(wd, *configs)
+    assert jobs.get("disco_metrics") == 1 and not {"disco_detector", "disco_attack", "attack"} & set(jobs), jobs
+    smk(wd, *configs)
+    stricter = pd.read_csv(d / "disco" / "metrics_per_run.csv")
+    assert (stricter.corrected_fooling_ratio <= per_run.corrected_fooling_ratio + 1e-12).all()
+    assert (stricter.detector_efficiency_clean <= per_run.detector_efficiency_clean + 1e-12).all()
+    assert stricter.detector_auroc.tolist() == per_run.detector_auroc.tolist()
     # the study is off by default
     assert "disco_attack" not in planned_jobs(wd, "--configfile", ".test/config.yaml")

@@ -63,7 +63,7 @@ rule disco_attack:
 
 rule disco_detector:
     """One run's detectors of one method on nested fractions of the training subset, evaluated
-    on the test subset (AUROC, corrected fooling ratio, efficiencies)."""
+    on the test subset (AUROC; the numbers at a threshold are disco_metrics')."""
     input:
         script_path("disco_detector"),
         lib("disco_detector"),
@@ -90,7 +90,6 @@ rule disco_detector:
         training=lambda w: disco(w)["training"],
         fractions=lambda w: disco(w)["training_fractions"],
         validation_fraction=lambda w: disco(w)["validation_fraction"],
-        threshold=lambda w: disco(w)["threshold"],
         seed=lambda w: run_seed(w, "disco_detector_init"),
         shuffle_seed=lambda w: derived_seed(
             config["seed"], w.dataset, "disco_detector_shuffle"
@@ -101,7 +100,8 @@ rule disco_detector:
 
 rule disco_metrics:
     """Study 9 per method and run (fooling ratios, JSD, relative FN of both matrices, detector
-    AUROC) and detector AUROC versus training size."""
+    AUROC; corrected fooling ratio and efficiencies at disco.threshold) and detector AUROC versus
+    training size."""
     input:
         script_path("disco_metrics"),
         lib("disco_metrics"),
@@ -118,6 +118,11 @@ rule disco_metrics:
         sizes=disco_inputs(
             "results/{dataset}/disco/{method}/run{run}/auroc_vs_size.csv"
         ),
+        models=disco_inputs("results/{dataset}/disco/{method}/run{run}/detector.pt"),
+        adv_test=disco_inputs(
+            "results/{dataset}/disco/{method}/run{run}/adversaries_detector_test.parquet"
+        ),
+        clean_test="results/{dataset}/disco/test_subset.parquet",
     output:
         per_run="results/{dataset}/disco/metrics_per_run.csv",
         sizes="results/{dataset}/disco/auroc_vs_size.csv",
@@ -132,6 +137,7 @@ rule disco_metrics:
         runtime=by_input_size(10, 1),
     params:
         runs=lambda w: disco_keys(w.dataset),
+        threshold=lambda w: disco(w)["threshold"],
     script:
         "../../scripts/disco_metrics.py"
 
@@ -147,10 +153,8 @@ rule plot_disco:
         attack="results/{dataset}/disco/disco/run0/attack_attack.json",
         per_run="results/{dataset}/disco/metrics_per_run.csv",
         sizes="results/{dataset}/disco/auroc_vs_size.csv",
-        full_size=lambda w: (
-            [f"results/{w.dataset}/detector/metrics_per_run.csv"]
-            if detector_enabled(w.dataset)
-            else []
+        full_size=study_inputs(
+            detector_enabled, "results/{dataset}/detector/metrics_per_run.csv"
         ),
     output:
         figure("disco_matrices", "disco"),

@@ -6,8 +6,9 @@ the training split (the detector's training adversaries) and of the test split (
 adversaries). ``limited_detector_study`` then trains the paper's MLP detector on the training
 subset's clean events (label 1) against their fooled adversaries (label 0), class-balanced, on
 nested fractions of the events, and evaluates each detector on the test subset: AUROC of clean
-test events against the fooled test adversaries, and, at the full size, the corrected fooling
-ratio and the efficiencies of ``conservattack.detection``.
+test events against the fooled test adversaries. ``threshold_metrics`` gives the full-size
+detector's numbers at a threshold (corrected fooling ratio, the efficiencies of
+``conservattack.detection``): a rule of its own, so that a new threshold does not retrain.
 
 An adversary and its clean event always fall on the same side of the training/validation split
 (the split is by event), so the validation loss never sees the clean twin of a training adversary.
@@ -63,8 +64,7 @@ def detector_auroc(score_clean, score_adversarial) -> float:
 
 def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, test_clean: pd.DataFrame,
                            test_adv: pd.DataFrame, features, fractions, validation_fraction: float,
-                           training: TrainingConfig, seed: int, shuffle_seed: int, threshold: float = 0.5,
-                           event: str = "event"):
+                           training: TrainingConfig, seed: int, shuffle_seed: int, event: str = "event"):
     """Detectors on nested fractions of a limited training set; returns (full-size detector,
     per-fraction table, full-size metrics).
 
@@ -76,10 +76,9 @@ def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, t
     order and 1 is always one of them (the full-size detector). The table has one row per
     fraction: fraction, n_clean, n_adversarial (training events), detector_auroc on the test
     subset (NaN for a fraction whose events include no fooled adversary), and the detector's
-    best_epoch, epochs_run and val_auroc (validation: held-out training events). The metrics:
-    detector_auroc, corrected_fooling_ratio and initial (plain) fooling ratio of the test
-    adversaries, detector efficiencies at ``threshold``, and the full-size detector's training
-    metrics.
+    best_epoch, epochs_run and val_auroc (validation: held-out training events). The metrics, none
+    of which depends on a threshold: detector_auroc, the initial (plain) fooling ratio of the test
+    adversaries, and the full-size detector's training metrics.
     """
     features = list(features)
     fractions = sorted({float(f) for f in fractions} | {1.0})
@@ -114,9 +113,19 @@ def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, t
     full = {
         "detector_auroc": rows[-1]["detector_auroc"],
         "initial_fooling_ratio": float(fooled_test.mean()) if fooled_test.size else float("nan"),
-        "corrected_fooling_ratio": corrected_fooling_ratio(fooled_test, score_adv, threshold),
-        **detector_efficiency(score_adv[fooled_test], score_clean, threshold),
         "n_validation_events": int(len(val_events)),
         "training": {k: v for k, v in metrics.items() if k != "history"},
     }
     return model, pd.DataFrame(rows), full
+
+
+def threshold_metrics(model, test_clean: pd.DataFrame, test_adv: pd.DataFrame, features, threshold: float) -> dict:
+    """The detector at ``threshold`` on the test subset: the corrected fooling ratio of the test
+    adversaries (``test_adv``: an adversaries table with ``fooled``) and the detector efficiencies
+    on the fooling adversaries and on the clean events ``test_clean``."""
+    features = list(features)
+    score_clean = predict_proba(model, test_clean[features].to_numpy(np.float64))
+    score_adv = predict_proba(model, test_adv[features].to_numpy(np.float64))
+    fooled = test_adv["fooled"].to_numpy(bool)
+    return {"corrected_fooling_ratio": corrected_fooling_ratio(fooled, score_adv, threshold),
+            **detector_efficiency(score_adv[fooled], score_clean, threshold)}
