@@ -17,4 +17,4 @@ with logged(snakemake.log[0]):
               "threshold": float(physical[cut.feature]), "signal_side": cut.side, "accuracy": cut.accuracy,
               "control_region": "below" if cut.side == "above" else "above", "n_train": len(y)}
     print(result)
-    write_json({**result, **provenance()}, snakemake.output[0])
+    write_json({**result, **provenance({"features": features})}, snakemake.output[0])

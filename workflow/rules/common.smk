@@ -241,6 +241,16 @@ def restricted_enabled(dataset):
     return config[dataset].get("restricted", {}).get("enabled", False)
 
 
+def study_inputs(enabled, pattern):
+    """Input function: ``pattern`` (formatted with the rule's dataset) when ``enabled(dataset)``
+    says the dataset runs that study, else no file."""
+
+    def inputs(wildcards):
+        return [pattern.format(dataset=wildcards.dataset)] if enabled(wildcards.dataset) else []
+
+    return inputs
+
+
 def all_outputs():
     out = []
     for d in DATASETS:

@@ -88,26 +88,29 @@ rule summary:
         lib("summary"),
         per_run="results/{dataset}/metrics_per_run.csv",
         matrix="results/{dataset}/cross_run_fooling.csv",
-        restricted=lambda w: (
-            [f"results/{w.dataset}/restricted/metrics_per_run.csv"]
-            if restricted_enabled(w.dataset)
-            else []
+        restricted=study_inputs(
+            restricted_enabled, "results/{dataset}/restricted/metrics_per_run.csv"
         ),
-        detector=lambda w: (
-            [f"results/{w.dataset}/detector/metrics_per_run.csv"]
-            if detector_enabled(w.dataset)
-            else []
+        detector=study_inputs(
+            detector_enabled, "results/{dataset}/detector/metrics_per_run.csv"
         ),
-        augmentation=lambda w: (
-            [f"results/{w.dataset}/augmentation/metrics_per_run.csv"]
-            if augmentation_enabled(w.dataset)
-            else []
+        repeated=study_inputs(
+            detector_enabled, "results/{dataset}/detector/repeated_misclassification.csv"
         ),
-        adversarial_training=lambda w: (
-            [f"results/{w.dataset}/adversarial_training/metrics_per_run.csv"]
-            if adversarial_training_enabled(w.dataset)
-            else []
+        acceptance=study_inputs(
+            detector_enabled, "results/{dataset}/detector/acceptance.csv"
         ),
+        real_vs_sim=study_inputs(
+            detector_enabled, "results/{dataset}/detector/real_vs_simulated.csv"
+        ),
+        augmentation=study_inputs(
+            augmentation_enabled, "results/{dataset}/augmentation/metrics_per_run.csv"
+        ),
+        adversarial_training=study_inputs(
+            adversarial_training_enabled,
+            "results/{dataset}/adversarial_training/metrics_per_run.csv",
+        ),
+        disco=study_inputs(disco_enabled, "results/{dataset}/disco/metrics_per_run.csv"),
     output:
         report(
             "results/{dataset}/summary.csv",

@@ -28,13 +28,30 @@ PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
         "advtrain_grey_box_base": (0.70, "adversarial training: grey-box FR about 0.70 of the base model"),
         "advtrain_grey_box_mean": (0.20, "adversarial training: grey-box FR about 0.20, mean over iterations"),
         "advtrain_grey_box_best": (0.15, "adversarial training: grey-box FR 0.15 at the best iteration"),
+        "disco_detector_test_fooling_ratio": (None, "DisCo vs Pearson (limited): DisCo initial FR lower"),
+        "pearson_limited_detector_test_fooling_ratio": (None, "DisCo vs Pearson (limited): Pearson initial FR higher"),
+        "disco_corrected_fooling_ratio": (None, "DisCo (limited): corrected FR higher than full-size Pearson"),
+        "pearson_limited_corrected_fooling_ratio": (None, "Pearson (limited): corrected FR higher than full-size"),
     },
     "ttww": {
         "fooling_ratio": (0.675, "FR 0.675"),
         "jsd_mean": (0.045, "JSD 0.045"),
         "relative_fn": (0.182, "FN 0.182"),
+        "repeated_misclassification_p_k2": (None, "repeated misclassification: significant excess at k = 2 of 10"),
+        "repeated_misclassification_p_k3": (None, "repeated misclassification: significant excess at k = 3 of 10"),
+        "repeated_misclassification_p_k4": (None, "repeated misclassification: significant excess at k = 4 of 10"),
+        "clean_acceptance_real_at_0.8": (0.8, "real data: clean acceptance about 0.8 at thresholds above 0.8"),
+        "clean_acceptance_simulated_at_0.8": (0.8, "real data: clean acceptance about 0.8 at thresholds above 0.8"),
+        "real_vs_simulated_consistent": (None, "real data: real close to simulated"),
     },
 }
+
+
+# study 9's per-method prefixes in the summary, and the numbers of disco/metrics_per_run.csv it takes
+DISCO_PREFIXES = {"disco": "disco", "pearson": "pearson_limited"}
+DISCO_METRICS = ("fooling_ratio", "detector_test_fooling_ratio", "corrected_fooling_ratio")
+# the threshold at which the summary reports clean acceptance (the paper's statement is about it)
+ACCEPTANCE_THRESHOLD = 0.8
 
 
 def paper_values(dataset: str) -> dict[str, float | None]:
@@ -68,3 +85,54 @@ def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] |
                          "ours_std": float("nan"), "ours_min": float("nan"), "ours_max": float("nan"),
                          "n_runs": 0, "paper": pv, "paper_statement": ptxt + " (not computed by this study)"})
     return pd.DataFrame(rows)
+
+
+def merge_runs(per_run: pd.DataFrame, *studies: pd.DataFrame | None) -> pd.DataFrame:
+    """The attack's per-run numbers beside each study's (``None``: not run), one row per run.
+    A study may use fewer runs than the attack (``<dataset>.disco.runs``): its numbers are then
+    NaN in the other runs, which summary_table leaves out, rather than dropping those runs."""
+    for study in studies:
+        if study is None:
+            continue
+        clash = (set(per_run.columns) & set(study.columns)) - {"run"}
+        if clash:
+            raise ValueError(f"per-run tables share the columns {sorted(clash)}: each metric must come from one study")
+        per_run = per_run.merge(study, on="run", how="outer")
+    return per_run.sort_values("run", ignore_index=True)
+
+
+def disco_per_run(disco: pd.DataFrame) -> pd.DataFrame:
+    """Study 9's fooling ratios per run, one column per method and metric
+    (``disco_corrected_fooling_ratio``, ``pearson_limited_fooling_ratio``, ...), from the rows of
+    disco/metrics_per_run.csv (one per method and run)."""
+    unknown = sorted(set(disco["method"]) - set(DISCO_PREFIXES))
+    if unknown:
+        raise ValueError(f"disco metrics: unknown method(s) {unknown}; expected {sorted(DISCO_PREFIXES)}")
+    wide = disco.pivot(index="run", columns="method", values=list(DISCO_METRICS))
+    wide.columns = [f"{DISCO_PREFIXES[method]}_{metric}" for metric, method in wide.columns]
+    order = [f"{DISCO_PREFIXES[m]}_{metric}" for m in DISCO_PREFIXES for metric in DISCO_METRICS]
+    return wide[[c for c in order if c in wide.columns]].reset_index()
+
+
+def real_vs_simulated_per_run(comparison: pd.DataFrame) -> pd.DataFrame | None:
+    """Per run, the detector's clean acceptance (1 - flag rate) on real and on simulated clean
+    events at the detector threshold, and whether the Fisher test found them consistent (1/0),
+    from detector/real_vs_simulated.csv; ``None`` when no real data was configured (no rows)."""
+    if comparison.empty:
+        return None
+    return pd.DataFrame({"run": comparison["run"], "real_clean_acceptance": 1.0 - comparison["rate_real"],
+                         "simulated_clean_acceptance": 1.0 - comparison["rate_sim"],
+                         "real_vs_simulated_consistent": comparison["consistent"].astype(float)})
+
+
+def detector_extras(repeated: pd.DataFrame, acceptance: pd.DataFrame) -> dict[str, float]:
+    """Single numbers of the detector study for the summary: the Poisson p-value of an excess of
+    clean events flagged in exactly k runs (``repeated_misclassification_p_k<k>``, from
+    detector/repeated_misclassification.csv) and the mean clean acceptance over runs at
+    ACCEPTANCE_THRESHOLD per sample (``clean_acceptance_<sample>_at_0.8``, from
+    detector/acceptance.csv)."""
+    out = {f"repeated_misclassification_p_k{int(k)}": float(p) for k, p in zip(repeated["k"], repeated["p_value"])}
+    at = acceptance[np.isclose(acceptance["threshold"], ACCEPTANCE_THRESHOLD)]
+    for sample, row in at.groupby("sample", sort=False):
+        out[f"clean_acceptance_{sample}_at_{ACCEPTANCE_THRESHOLD:g}"] = float(row["mean"].iloc[0])
+    return out
