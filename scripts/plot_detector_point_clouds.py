@@ -13,5 +13,6 @@ with logged(snakemake.log[0]):
     features = list(scaler.features)
     X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.adversaries), features)
     passed = predict_proba(load_model(snakemake.input.detector), X_adv) >= snakemake.params.threshold
-    fig = plots.detector_point_clouds(scaler.inverse(X_clean), scaler.inverse(X_adv), fooled, passed, features[:2])
+    fig = plots.detector_point_clouds(scaler.inverse(X_clean), scaler.inverse(X_adv), fooled, passed, features[:2],
+                                      seed=snakemake.params.seed)
     plots.save(fig, snakemake.output[0])

@@ -12,5 +12,6 @@ with logged(snakemake.log[0]):
     X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.adversaries), features)
     X_test, y_test = features_and_labels(read_parquet(snakemake.input.test), features)
     other = scaler.inverse(X_test[y_test == 1])  # the class that was not attacked (signal)
-    fig = plots.point_clouds(other, scaler.inverse(X_clean), scaler.inverse(X_adv), fooled, features[:2])
+    fig = plots.point_clouds(other, scaler.inverse(X_clean), scaler.inverse(X_adv), fooled, features[:2],
+                             seed=snakemake.params.seed)
     plots.save(fig, snakemake.output[0])

@@ -185,6 +185,7 @@ rule plot_detector_point_clouds:
     params:
         numbers=report_numbers,
         threshold=lambda w: ds(w)["detector"]["threshold"],
+        seed=lambda w: derived_seed(config["seed"], w.dataset, "plot_detector_point_clouds"),
     script:
         "../../scripts/plot_detector_point_clouds.py"
 

@@ -21,6 +21,7 @@ rule plot_point_clouds:
         runtime=10,
     params:
         numbers=report_numbers,
+        seed=lambda w: derived_seed(config["seed"], w.dataset, "plot_point_clouds"),
     script:
         "../../scripts/plot_point_clouds.py"
 

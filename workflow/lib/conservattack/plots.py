@@ -33,14 +33,16 @@ def save(fig, path) -> list[Path]:
     return out
 
 
-def _subsample(X, n_max: int, seed: int = 0):
+def _subsample(X, n_max: int, seed: int):
+    """At most ``n_max`` rows of X, drawn without replacement with ``seed`` (all rows if fewer)."""
     if len(X) <= n_max:
         return X
     return X[np.random.default_rng(seed).choice(len(X), n_max, replace=False)]
 
 
-def point_clouds(signal, clean, adv, fooled, features: Sequence[str], unit: str = "a.u.", n_max=4000):
-    """Paper figures 17-20: clean signal and background, adversarial background, fooling adversaries."""
+def point_clouds(signal, clean, adv, fooled, features: Sequence[str], unit: str = "a.u.", n_max=4000, seed: int = 0):
+    """Paper figures 17-20: clean signal and background, adversarial background, fooling adversaries.
+    A layer of more than ``n_max`` points shows a random ``n_max`` of them, drawn with ``seed``."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 12), sharex=True, sharey=True)
     panels = [
         ("Clean signal and background", [(signal, SIG, "signal"), (clean, CLEAN, "background")]),
@@ -50,7 +52,7 @@ def point_clouds(signal, clean, adv, fooled, features: Sequence[str], unit: str 
     ]
     for ax, (title, layers) in zip(axes.ravel(), panels):
         for X, color, label in layers:
-            X = _subsample(X, n_max)
+            X = _subsample(X, n_max, seed)
             ax.scatter(X[:, 0], X[:, 1], s=2, alpha=0.5, color=color, label=label, rasterized=True)
         ax.set_title(title, fontsize=18)
         ax.legend(fontsize=13, markerscale=5, loc="upper right")
@@ -225,15 +227,17 @@ def acceptance_curves(curves: dict[str, pd.DataFrame]):
     return fig
 
 
-def detector_point_clouds(clean, adv, fooled, passed, features: Sequence[str], unit: str = "a.u.", n_max=4000):
-    """Paper figure 21: fooling adversaries that pass the detector and those it catches."""
+def detector_point_clouds(clean, adv, fooled, passed, features: Sequence[str], unit: str = "a.u.", n_max=4000,
+                          seed: int = 0):
+    """Paper figure 21: fooling adversaries that pass the detector and those it catches (layers of
+    more than ``n_max`` points subsampled with ``seed``, as in point_clouds)."""
     fig, axes = plt.subplots(1, 3, figsize=(20, 7), sharex=True, sharey=True)
     panels = [("Clean background", [(clean, CLEAN, "clean")]),
               ("Fooling adversaries passing the detector", [(adv[fooled & passed], ADV, "pass")]),
               ("Fooling adversaries caught by the detector", [(adv[fooled & ~passed], FOOL, "caught")])]
     for ax, (title, layers) in zip(axes, panels):
         for X, color, label in layers:
-            X = _subsample(X, n_max)
+            X = _subsample(X, n_max, seed)
             ax.scatter(X[:, 0], X[:, 1], s=2, alpha=0.5, color=color, label=f"{label} ({len(X)} shown)",
                        rasterized=True)
         ax.set_title(title, fontsize=16)
