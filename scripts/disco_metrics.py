@@ -3,7 +3,8 @@
 import pandas as pd
 
 from conservattack.disco import relative_dcor_frobenius
-from conservattack.disco_study import threshold_metrics
+from conservattack.detection import operating_point
+from conservattack.inference import predict_proba
 from conservattack.io import read_json, read_parquet, write_json
 from conservattack.metrics import relative_frobenius_of_sets
 from conservattack.models import load_model
@@ -16,15 +17,17 @@ with logged(snakemake.log[0]):
     inp, out = snakemake.input, snakemake.output
     features = MinMaxScaler.load(inp.scaler).features
     rows, sizes = [], []
-    clean_test = read_parquet(inp.clean_test)
+    X_clean_test = read_parquet(inp.clean_test)[list(features)].to_numpy(float)
     # one input of each kind per (method, run), in the order of snakemake.params.runs
     for (method, run), attack, adv, detector, size, model, adv_test in zip(
             snakemake.params.runs, inp.attacks, inp.adversaries, inp.detectors, inp.sizes, inp.models, inp.adv_test):
         final = read_json(attack)["final"]
         X_clean, X_adv, _, _ = split_adversaries(read_parquet(adv), features)
         det = read_json(detector)
-        at = threshold_metrics(load_model(model), clean_test, read_parquet(adv_test), features,
-                               snakemake.params.threshold)
+        detector_model = load_model(model)
+        _, X_test_adv, _, fooled_test = split_adversaries(read_parquet(adv_test), features)
+        at = operating_point(fooled_test, predict_proba(detector_model, X_test_adv),
+                             predict_proba(detector_model, X_clean_test), snakemake.params.threshold)
         rows.append({"method": method, "run": int(run), "fooling_ratio": final["fooling_ratio"],
                      "jsd_mean": final["jsd_mean"], "jsd_max": final["jsd_max"],
                      "relative_fn_dcor": relative_dcor_frobenius(X_clean, X_adv),

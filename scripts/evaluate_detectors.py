@@ -7,8 +7,7 @@ import torch
 from conservattack.detection import (
     acceptance_curve,
     binomial_consistency,
-    corrected_fooling_ratio,
-    detector_efficiency,
+    operating_point,
     repeated_misclassification,
 )
 from conservattack.inference import predict_proba
@@ -45,8 +44,7 @@ with logged(snakemake.log[0]):
     for r in runs:
         X_clean, X_adv, fooled = own[r]
         rows.append({"run": int(r), "initial_fooling_ratio": float(fooled.mean()),
-                     "corrected_fooling_ratio": corrected_fooling_ratio(fooled, scores[(r, r)], p.threshold),
-                     **detector_efficiency(scores[(r, r)][fooled], clean_scores[int(r)], p.threshold)})
+                     **operating_point(fooled, scores[(r, r)], clean_scores[int(r)], p.threshold)})
     per_run = pd.DataFrame(rows)
     per_run.to_csv(out.per_run, index=False)
     print(per_run.to_string())

@@ -10,6 +10,7 @@ from conservattack.detection import (
     binomial_consistency,
     class_balance_weights,
     corrected_fooling_ratio,
+    operating_point,
     detector_efficiency,
     repeated_misclassification,
     verdict,
@@ -28,6 +29,19 @@ def test_corrected_fooling_ratio_by_hand():
     assert corrected_fooling_ratio(fooled, score, threshold=0.6) == 0.25
     assert corrected_fooling_ratio(np.array([1, 0]), [0.7, 0.7]) == 0.5  # integer 0/1 flags
     assert math.isnan(corrected_fooling_ratio([], []))
+
+
+def test_operating_point_by_hand():
+    fooled = [True, True, False, True]
+    score_adv = [0.9, 0.2, 0.8, 0.5]
+    score_clean = [0.7, 0.4, 0.55]
+    # t = 0.6: fooled and passing [T, F, F, F] -> 1/4; fooling adversaries flagged (< 0.6): 0.2, 0.5
+    # -> 2/3 (the non-fooling 0.8 does not count); clean accepted (>= 0.6): 0.7 -> 1/3
+    point = operating_point(fooled, score_adv, score_clean, threshold=0.6)
+    assert point == pytest.approx({"corrected_fooling_ratio": 0.25, "detector_efficiency_adversarial": 2 / 3,
+                                   "detector_efficiency_clean": 1 / 3})
+    with pytest.raises(ValueError, match="lengths 4 and 3"):
+        operating_point(fooled, score_adv[:3], score_clean)
 
 
 def test_corrected_fooling_ratio_validation():

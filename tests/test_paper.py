@@ -48,11 +48,13 @@ def test_disco_rows_per_method():
             for m, base in (("disco", 0.1), ("pearson", 0.8)) for r, fr in ((0, base), (1, base + 0.02))]
     wide = disco_per_run(pd.DataFrame(rows))
     assert list(wide.columns) == ["run", "disco_fooling_ratio", "disco_detector_test_fooling_ratio",
-                                  "disco_corrected_fooling_ratio", "pearson_limited_fooling_ratio",
+                                  "disco_corrected_fooling_ratio",
                                   "pearson_limited_detector_test_fooling_ratio",
                                   "pearson_limited_corrected_fooling_ratio"]
     assert wide.pearson_limited_detector_test_fooling_ratio.tolist() == pytest.approx([0.4, 0.41])
     assert wide.disco_corrected_fooling_ratio.tolist() == pytest.approx([0.025, 0.03])
+    one_run = disco_per_run(pd.DataFrame(rows).query("method == 'pearson' or run == 0"))  # disco: run 0 only
+    assert one_run.run.tolist() == [0, 1] and np.isnan(one_run.disco_fooling_ratio[1])
     table = summary_table("higgs", wide).set_index("metric")
     assert "DisCo initial FR lower" in table.loc["disco_detector_test_fooling_ratio", "paper_statement"]
     with pytest.raises(ValueError, match="unknown method"):
@@ -63,8 +65,8 @@ def test_real_data_and_repeated_misclassification_rows():
     comparison = pd.DataFrame({"run": [0, 1], "rate_real": [0.25, 0.15], "rate_sim": [0.2, 0.1],
                                "consistent": [True, False]})
     real = real_vs_simulated_per_run(comparison)
-    assert real.real_clean_acceptance.tolist() == pytest.approx([0.75, 0.85])
-    assert real.simulated_clean_acceptance.tolist() == pytest.approx([0.8, 0.9])
+    assert list(real.columns) == ["run", "detector_efficiency_clean_real", "real_vs_simulated_consistent"]
+    assert real.detector_efficiency_clean_real.tolist() == pytest.approx([0.75, 0.85])
     assert real.real_vs_simulated_consistent.tolist() == [1.0, 0.0]
     assert real_vs_simulated_per_run(comparison.iloc[:0]) is None  # no real data configured
     rng = np.random.default_rng(0)
@@ -78,7 +80,23 @@ def test_real_data_and_repeated_misclassification_rows():
     assert [extras[f"repeated_misclassification_p_k{k}"] for k in range(4)] == pytest.approx(list(repeated.p_value))
     assert extras["clean_acceptance_simulated_at_0.8"] == pytest.approx(np.mean([(s >= 0.8).mean() for s in sim]))
     assert extras["clean_acceptance_real_at_0.8"] == pytest.approx(np.mean([(s >= 0.8).mean() for s in real_scores]))
+    with pytest.raises(ValueError, match="threshold 0.8"):  # a curve that skips the reported threshold
+        detector_extras(repeated, acceptance_curve(sim, np.linspace(0.05, 0.95, 10)).assign(sample="simulated"))
     table = summary_table("ttww", real, extras).set_index("metric")
     assert table.loc["clean_acceptance_real_at_0.8", "paper"] == pytest.approx(0.8)
     assert "k = 3" in table.loc["repeated_misclassification_p_k3", "paper_statement"]
     assert table.loc["real_vs_simulated_consistent", "ours_mean"] == pytest.approx(0.5)
+
+
+def test_report_lines_for_every_metric_of_a_prefix(tmp_path):
+    from conservattack.report import ReportNumbers
+
+    d = tmp_path / "ttww"
+    d.mkdir()
+    extras = {"repeated_misclassification_p_k0": 1e-4, "repeated_misclassification_p_k1": 0.5}
+    summary_table("ttww", pd.DataFrame({"run": [0, 1]}), extras).to_csv(d / "summary.csv", index=False)
+    lines = ReportNumbers("ttww", str(tmp_path)).rst_matching("repeated_misclassification_p_k").splitlines()
+    # ours for k = 0, 1, then the paper's k = 2, 3, 4 that this configuration did not compute
+    assert [line.split("``")[1] for line in lines] == [f"repeated_misclassification_p_k{k}" for k in range(5)]
+    assert "0.5" in lines[1] and "not computed" in lines[2] and "k = 2 of 10" in lines[2]
+    assert "not computed" in ReportNumbers("ttww", str(tmp_path)).rst_matching("no_such_")

@@ -19,10 +19,8 @@ def test_point_clouds_subsample_with_the_given_seed():
     rng = np.random.default_rng(1)
     signal, clean = rng.random((500, 2)), rng.random((300, 2))
     adv, fooled = clean + 0.01, rng.random(300) < 0.5
-    figs = {seed: plots.point_clouds(signal, clean, adv, fooled, ["a", "b"], n_max=200, seed=seed)
-            for seed in (3, 3, 4)}
-    again = plots.point_clouds(signal, clean, adv, fooled, ["a", "b"], n_max=200, seed=3)
-    layers, same, other = shown_points(figs[3]), shown_points(again), shown_points(figs[4])
+    layers, same, other = (shown_points(plots.point_clouds(signal, clean, adv, fooled, ["a", "b"], n_max=200,
+                                                           seed=seed)) for seed in (3, 3, 4))
     n_fooled = int(fooled.sum())  # below n_max: all shown
     assert [len(p) for p in layers] == [200, 200, 200, n_fooled, n_fooled, n_fooled]
     assert all(np.array_equal(a, b) for a, b in zip(layers, same))  # the same seed, the same points

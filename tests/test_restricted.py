@@ -69,14 +69,15 @@ def test_signal_region_jitters_the_grid_per_event_and_feature():
     room = np.where(s > 0, hi - X, X - lo)
     moved = X_adv != X
     assert (X_adv >= lo).all() and (X_adv <= hi).all() and (D[moved] > 0).all()
-    # a move of at least the smallest jittered min_change, and the next step up would leave the bounds
-    assert (D[moved] >= (1 - f) * 0.01 - 1e-12).all() and (room[moved] - D[moved] < (1 + f) * 0.03).all()
-    assert (~moved <= (room < (1 + f) * 0.01)).all()  # unmoved only where even min_change may not fit
     assert not np.array_equal(X_adv, plain)  # the jitter acts
-    # the same draws as the documented order: the SR generator's (events, d) factors first
+    # the draws of the documented order (the SR generator's (events, d) factors first): each value
+    # moved by its own grid's largest move, min_change + k step, that stays within the bounds
     jitter = np.random.default_rng(params.seed + 1).uniform(1 - f, 1 + f, size=X.shape)
-    k = np.rint((D - 0.01 * jitter) / (0.03 * jitter))
-    np.testing.assert_allclose((D - 0.01 * jitter)[moved], (k * 0.03 * jitter)[moved], atol=1e-9)
+    mc, st = 0.01 * jitter, 0.03 * jitter
+    k = np.rint((D - mc) / st)
+    np.testing.assert_allclose(D[moved], (mc + k * st)[moved], atol=1e-9)
+    assert (k[moved] >= 0).all() and (room[moved] - D[moved] < st[moved] + 1e-12).all()
+    assert (room[~moved] < mc[~moved]).all()  # unmoved only where even min_change leaves the bounds
 
 
 def test_restricted_attack_keeps_regions_apart():

@@ -47,7 +47,7 @@ def test_outputs_of_the_small_run(done_run):
     acceptance = pd.read_csv(d / "detector" / "acceptance.csv").round({"threshold": 6}).set_index("threshold")
     assert rows.loc["clean_acceptance_simulated_at_0.8", "ours_mean"] == pytest.approx(acceptance.loc[0.8, "mean"],
                                                                                       rel=1e-5)
-    assert "clean_acceptance_real_at_0.8" not in rows.index and "real_clean_acceptance" not in rows.index
+    assert "clean_acceptance_real_at_0.8" not in rows.index and "detector_efficiency_clean_real" not in rows.index
     assert "Corrected fooling ratio" in (d / "verdict.md").read_text()
     augmentation = pd.read_csv(d / "augmentation" / "metrics_per_run.csv")
     assert list(augmentation.run) == [0, 1] and augmentation.auroc_base.between(0.5, 1).all()
@@ -171,7 +171,7 @@ def test_real_data_set_feeds_acceptance_and_verdict(done_run, tmp_path):
     assert set(pd.read_csv(d / "detector" / "acceptance.csv")["sample"]) == {"simulated", "real"}
     assert "Real vs simulated clean events flagged" in (d / "verdict.md").read_text()
     summary = pd.read_csv(d / "summary.csv").set_index("metric")
-    real = summary.loc["real_clean_acceptance"]
+    real = summary.loc["detector_efficiency_clean_real"]
     assert real.ours_mean == pytest.approx(1 - comparison.rate_real.mean(), rel=1e-5) and real.n_runs == 2
     assert 0 <= summary.loc["clean_acceptance_real_at_0.8", "ours_mean"] <= 1
     assert summary.loc["real_vs_simulated_consistent", "ours_mean"] == pytest.approx(comparison.consistent.mean())

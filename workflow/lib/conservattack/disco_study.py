@@ -6,9 +6,9 @@ the training split (the detector's training adversaries) and of the test split (
 adversaries). ``limited_detector_study`` then trains the paper's MLP detector on the training
 subset's clean events (label 1) against their fooled adversaries (label 0), class-balanced, on
 nested fractions of the events, and evaluates each detector on the test subset: AUROC of clean
-test events against the fooled test adversaries. ``threshold_metrics`` gives the full-size
-detector's numbers at a threshold (corrected fooling ratio, the efficiencies of
-``conservattack.detection``): a rule of its own, so that a new threshold does not retrain.
+test events against the fooled test adversaries. The full-size detector's numbers at a threshold
+(``detection.operating_point``) are left to a rule of their own, so that a new threshold does not
+retrain.
 
 An adversary and its clean event always fall on the same side of the training/validation split
 (the split is by event), so the validation loss never sees the clean twin of a training adversary.
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from .detection import corrected_fooling_ratio, detector_efficiency, detector_training_set
+from .detection import detector_training_set
 from .inference import predict_proba
 from .models import TrainingConfig, train_classifier
 
@@ -118,14 +118,3 @@ def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, t
     }
     return model, pd.DataFrame(rows), full
 
-
-def threshold_metrics(model, test_clean: pd.DataFrame, test_adv: pd.DataFrame, features, threshold: float) -> dict:
-    """The detector at ``threshold`` on the test subset: the corrected fooling ratio of the test
-    adversaries (``test_adv``: an adversaries table with ``fooled``) and the detector efficiencies
-    on the fooling adversaries and on the clean events ``test_clean``."""
-    features = list(features)
-    score_clean = predict_proba(model, test_clean[features].to_numpy(np.float64))
-    score_adv = predict_proba(model, test_adv[features].to_numpy(np.float64))
-    fooled = test_adv["fooled"].to_numpy(bool)
-    return {"corrected_fooling_ratio": corrected_fooling_ratio(fooled, score_adv, threshold),
-            **detector_efficiency(score_adv[fooled], score_clean, threshold)}

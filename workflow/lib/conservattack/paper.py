@@ -42,14 +42,17 @@ PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
         "repeated_misclassification_p_k4": (None, "repeated misclassification: significant excess at k = 4 of 10"),
         "clean_acceptance_real_at_0.8": (0.8, "real data: clean acceptance about 0.8 at thresholds above 0.8"),
         "clean_acceptance_simulated_at_0.8": (0.8, "real data: clean acceptance about 0.8 at thresholds above 0.8"),
-        "real_vs_simulated_consistent": (None, "real data: real close to simulated"),
+        "real_vs_simulated_consistent": (None, "real data: real close to simulated (fraction of runs)"),
     },
 }
 
 
-# study 9's per-method prefixes in the summary, and the numbers of disco/metrics_per_run.csv it takes
+# study 9's per-method prefixes in the summary, and the numbers of disco/metrics_per_run.csv it
+# takes per method: the Pearson method's test attack is its detector-test attack, so its
+# fooling_ratio would repeat detector_test_fooling_ratio
 DISCO_PREFIXES = {"disco": "disco", "pearson": "pearson_limited"}
-DISCO_METRICS = ("fooling_ratio", "detector_test_fooling_ratio", "corrected_fooling_ratio")
+DISCO_METRICS = {"disco": ("fooling_ratio", "detector_test_fooling_ratio", "corrected_fooling_ratio"),
+                 "pearson": ("detector_test_fooling_ratio", "corrected_fooling_ratio")}
 # the threshold at which the summary reports clean acceptance (the paper's statement is about it)
 ACCEPTANCE_THRESHOLD = 0.8
 
@@ -102,26 +105,29 @@ def merge_runs(per_run: pd.DataFrame, *studies: pd.DataFrame | None) -> pd.DataF
 
 
 def disco_per_run(disco: pd.DataFrame) -> pd.DataFrame:
-    """Study 9's fooling ratios per run, one column per method and metric
-    (``disco_corrected_fooling_ratio``, ``pearson_limited_fooling_ratio``, ...), from the rows of
-    disco/metrics_per_run.csv (one per method and run)."""
+    """Study 9's fooling ratios per run, one column per method and metric (DISCO_METRICS:
+    ``disco_corrected_fooling_ratio``, ``pearson_limited_detector_test_fooling_ratio``, ...), from
+    the rows of disco/metrics_per_run.csv (one per method and run)."""
     unknown = sorted(set(disco["method"]) - set(DISCO_PREFIXES))
     if unknown:
         raise ValueError(f"disco metrics: unknown method(s) {unknown}; expected {sorted(DISCO_PREFIXES)}")
-    wide = disco.pivot(index="run", columns="method", values=list(DISCO_METRICS))
-    wide.columns = [f"{DISCO_PREFIXES[method]}_{metric}" for metric, method in wide.columns]
-    order = [f"{DISCO_PREFIXES[m]}_{metric}" for m in DISCO_PREFIXES for metric in DISCO_METRICS]
-    return wide[[c for c in order if c in wide.columns]].reset_index()
+    out = pd.DataFrame({"run": sorted(set(disco["run"]))})
+    for method, rows in disco.groupby("method", sort=False):
+        wide = rows.set_index("run")[list(DISCO_METRICS[method])].add_prefix(f"{DISCO_PREFIXES[method]}_")
+        out = out.merge(wide, left_on="run", right_index=True, how="left")
+    order = [f"{DISCO_PREFIXES[m]}_{metric}" for m in DISCO_PREFIXES for metric in DISCO_METRICS[m]]
+    return out[["run"] + [c for c in order if c in out.columns]]
 
 
 def real_vs_simulated_per_run(comparison: pd.DataFrame) -> pd.DataFrame | None:
-    """Per run, the detector's clean acceptance (1 - flag rate) on real and on simulated clean
-    events at the detector threshold, and whether the Fisher test found them consistent (1/0),
-    from detector/real_vs_simulated.csv; ``None`` when no real data was configured (no rows)."""
+    """Per run, the detector's clean acceptance (1 - flag rate) on real clean events at the
+    detector threshold (``detector_efficiency_clean_real``: the real-data counterpart of
+    ``detector_efficiency_clean``) and whether the Fisher test found the real and simulated flag
+    rates consistent (1/0), from detector/real_vs_simulated.csv; ``None`` when no real data was
+    configured (no rows)."""
     if comparison.empty:
         return None
-    return pd.DataFrame({"run": comparison["run"], "real_clean_acceptance": 1.0 - comparison["rate_real"],
-                         "simulated_clean_acceptance": 1.0 - comparison["rate_sim"],
+    return pd.DataFrame({"run": comparison["run"], "detector_efficiency_clean_real": 1.0 - comparison["rate_real"],
                          "real_vs_simulated_consistent": comparison["consistent"].astype(float)})
 
 
@@ -133,6 +139,9 @@ def detector_extras(repeated: pd.DataFrame, acceptance: pd.DataFrame) -> dict[st
     detector/acceptance.csv)."""
     out = {f"repeated_misclassification_p_k{int(k)}": float(p) for k, p in zip(repeated["k"], repeated["p_value"])}
     at = acceptance[np.isclose(acceptance["threshold"], ACCEPTANCE_THRESHOLD)]
+    if at.empty and not acceptance.empty:
+        raise ValueError(f"the acceptance curve has no point at threshold {ACCEPTANCE_THRESHOLD:g}: its "
+                         f"thresholds must include it (detector/acceptance.csv)")
     for sample, row in at.groupby("sample", sort=False):
         out[f"clean_acceptance_{sample}_at_{ACCEPTANCE_THRESHOLD:g}"] = float(row["mean"].iloc[0])
     return out

@@ -63,6 +63,14 @@ class ReportNumbers:
         """An RST bullet list, one ``line`` per metric."""
         return "\n".join(f"- {self.line(m)}" for m in metrics) + "\n"
 
+    def rst_matching(self, prefix: str) -> str:
+        """``rst`` of every metric whose name starts with ``prefix``: the summary's, in its order,
+        then the paper's numbers that the summary lacks."""
+        table = self.summary()
+        names = [m for m in (table.index if table is not None else []) if m.startswith(prefix)]
+        names += [m for m in PAPER_NUMBERS.get(self.dataset, {}) if m.startswith(prefix) and m not in names]
+        return self.rst(*names) if names else f"- ``{prefix}*``: not computed by this configuration\n"
+
     def means(self, relpath: str, by: str, columns) -> str:
         """An RST bullet list of the mean of ``columns`` per ``by`` group of a per-run CSV."""
         path = self._path(relpath)
