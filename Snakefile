@@ -60,7 +60,6 @@ rule all:
         all_outputs(),
 
 
-
 # HTCondor takes a job's memory only from htcondor_request_mem_mb (the executor plugin ignores
 # mem_mb): every rule states its mem_mb there too, so no cluster profile needs its own estimate.
 mirror_memory_for_htcondor(workflow.rules, workflow.resource_settings.overwrite_resources)

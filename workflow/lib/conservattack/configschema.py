@@ -88,8 +88,8 @@ def with_declared_integers(config, schema: dict):
             types = _scalar_types(node, defs)
             return int(value) if "integer" in types and "number" not in types else value
         if isinstance(value, list):
-            items = [b.get("items") for b in [node, *map(lambda b: resolve(b, defs), node.get("anyOf", []))]
-                     if isinstance(b.get("items"), dict)]
+            branches = [node, *(resolve(b, defs) for b in node.get("anyOf", []))]
+            items = [b["items"] for b in branches if isinstance(b.get("items"), dict)]
             return [walk(v, items[0]) for v in value] if items else value
         if isinstance(value, dict):
             out = dict(value)

@@ -121,13 +121,10 @@ def operating_point(fooled, score_adversarial, score_clean, threshold: float = D
     """The detector study's numbers at ``threshold`` for one set of adversaries: the corrected
     fooling ratio (``fooled`` and ``score_adversarial``: one entry per attacked event) and the
     efficiencies on the fooling adversaries and on the clean events (``score_clean``)."""
+    corrected = corrected_fooling_ratio(fooled, score_adversarial, threshold)  # checks both and their lengths
     fooled = _flags("fooled", _vector("fooled", fooled))
-    score_adversarial = _scores("score_adversarial", score_adversarial)
-    if len(fooled) != len(score_adversarial):
-        raise ValueError(f"fooled and score_adversarial must have one entry per attacked event; "
-                         f"got lengths {len(fooled)} and {len(score_adversarial)}")
-    return {"corrected_fooling_ratio": corrected_fooling_ratio(fooled, score_adversarial, threshold),
-            **detector_efficiency(score_adversarial[fooled], score_clean, threshold)}
+    return {"corrected_fooling_ratio": corrected,
+            **detector_efficiency(np.asarray(score_adversarial, np.float64)[fooled], score_clean, threshold)}
 
 
 def class_balance_weights(y) -> np.ndarray:

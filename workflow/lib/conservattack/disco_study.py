@@ -117,4 +117,3 @@ def limited_detector_study(train_clean: pd.DataFrame, train_adv: pd.DataFrame, t
         "training": {k: v for k, v in metrics.items() if k != "history"},
     }
     return model, pd.DataFrame(rows), full
-

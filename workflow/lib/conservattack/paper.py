@@ -112,11 +112,12 @@ def disco_per_run(disco: pd.DataFrame) -> pd.DataFrame:
     if unknown:
         raise ValueError(f"disco metrics: unknown method(s) {unknown}; expected {sorted(DISCO_PREFIXES)}")
     out = pd.DataFrame({"run": sorted(set(disco["run"]))})
-    for method, rows in disco.groupby("method", sort=False):
-        wide = rows.set_index("run")[list(DISCO_METRICS[method])].add_prefix(f"{DISCO_PREFIXES[method]}_")
-        out = out.merge(wide, left_on="run", right_index=True, how="left")
-    order = [f"{DISCO_PREFIXES[m]}_{metric}" for m in DISCO_PREFIXES for metric in DISCO_METRICS[m]]
-    return out[["run"] + [c for c in order if c in out.columns]]
+    for method, prefix in DISCO_PREFIXES.items():  # in DISCO_PREFIXES order, each method's own runs
+        rows = disco[disco["method"] == method].set_index("run")[list(DISCO_METRICS[method])]
+        if rows.empty:
+            continue
+        out = out.merge(rows.add_prefix(f"{prefix}_"), left_on="run", right_index=True, how="left")
+    return out
 
 
 def real_vs_simulated_per_run(comparison: pd.DataFrame) -> pd.DataFrame | None:
