@@ -1,9 +1,12 @@
 """Detector statistics (studies 5-7) on small cases worked out by hand."""
 
 import math
+from decimal import Decimal, localcontext
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
+from scipy.stats import norm, poisson
 
 from conservattack.detection import (
     acceptance_curve,
@@ -12,6 +15,7 @@ from conservattack.detection import (
     corrected_fooling_ratio,
     operating_point,
     detector_efficiency,
+    poisson_log_tail,
     repeated_misclassification,
     verdict,
 )
@@ -119,6 +123,12 @@ def test_repeated_misclassification_excess_by_hand():
     assert df["p_value"][2] == pytest.approx(1 - math.exp(-0.8) * (1 + 0.8 + 0.8**2 / 2 + 0.8**3 / 6), rel=1e-10)
     assert df["p_value"][2] == pytest.approx(0.00908, abs=1e-5)
     assert df["significant"].tolist() == [False, False, True]
+    # Z = Phi^-1(1 - p) for the excess; 0 where there is none (k=0: p 0.18, O 16 vs E 12.8, is an
+    # excess too, a mild one)
+    assert df["z_value"][2] == pytest.approx(norm.isf(df["p_value"][2]), rel=1e-10)
+    assert df["z_value"][2] == pytest.approx(2.363, abs=1e-3)
+    assert df["z_value"][0] == pytest.approx(norm.isf(df["p_value"][0]), rel=1e-10) and df["z_value"][1] == 0.0
+    np.testing.assert_allclose(df["log10_p_value"], np.log10(df["p_value"]), rtol=1e-12)
     # with alpha = 0.005 the k=2 excess is no longer significant
     assert not repeated_misclassification(flags, alpha=0.005)["significant"].any()
 
@@ -132,6 +142,54 @@ def test_repeated_misclassification_never_flagged():
     # k>0: O = 0 -> P(X >= 0) = 1
     np.testing.assert_allclose(df["p_value"], [0.55951, 1.0, 1.0, 1.0], atol=1e-5)
     assert not df["significant"].any()
+
+
+def _log_tail_by_direct_sum(a: int, x: int) -> float:
+    """ln sum_{k >= a} e^-x x^k / k!, summed term by term in 60-digit decimals (no gamma
+    function, no float64 underflow): an oracle independent of poisson_log_tail's series."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        term = (Decimal(-x) + a * Decimal(x).ln() - Decimal(math.factorial(a)).ln()).exp()
+        total, k = Decimal(0), a
+        while term > total * Decimal("1e-40"):
+            total += term
+            k += 1
+            term = term * x / k
+        return float(total.ln())
+
+
+def test_poisson_log_tail_beyond_float64_underflow():
+    # where float64 holds the tail, exactly scipy's; deep excesses, where poisson.sf is 0 and
+    # logsf -inf, against a 60-digit direct sum of the Poisson terms
+    rng = np.random.default_rng(1)
+    o, e = rng.integers(0, 400, 2000), rng.uniform(0, 500, 2000)
+    ref = poisson.logsf(o - 1, e)
+    shallow = ref > math.log(1e-250)
+    np.testing.assert_allclose(poisson_log_tail(o, e)[shallow], ref[shallow], rtol=1e-12, atol=1e-14)
+    for a, x in [(300, 3), (4000, 1500), (1000, 1), (400, 20)]:
+        assert poisson.sf(a - 1, x) < 1e-280  # the series' domain
+        assert poisson_log_tail(a, x) == pytest.approx(_log_tail_by_direct_sum(a, x), rel=1e-11)
+    for a, x in [(250, 20), (60, 30)]:  # and the oracle agrees where gammainc does the work
+        assert poisson_log_tail(a, x) == pytest.approx(_log_tail_by_direct_sum(a, x), rel=1e-11)
+    # no excess possible (observed 0): probability 1; an event where none is expected: probability 0
+    np.testing.assert_array_equal(poisson_log_tail([0, 3], [2.0, 0.0]), [0.0, -np.inf])
+    with pytest.raises(ValueError, match="non-negative expectations without NaN"):
+        poisson_log_tail([1], [np.nan])
+
+
+def test_repeated_misclassification_deep_excess_keeps_its_significance():
+    # 3,000 clean events, 10 runs; 300 of them flagged in every run, the rest never: p = 0.1 and
+    # E_10 = 3000 * 1e-10, so P(X >= 300) is far below float64's range
+    flags = np.zeros((10, 3000), dtype=bool)
+    flags[:, :300] = True
+    df = repeated_misclassification(flags)
+    assert df["p_value"][10] == 0.0 and df["significant"][10]
+    expected = df["expected"][10]
+    assert df["log10_p_value"][10] == pytest.approx(
+        (300 * math.log(expected) - expected - math.lgamma(301)) / math.log(10), rel=1e-9)
+    # Z solves ln Phi(-Z) = ln p, with scipy's log-space Gaussian tail
+    z = brentq(lambda t: norm.logsf(t) - df["log10_p_value"][10] * math.log(10), 1.0, 200.0, xtol=1e-12)
+    assert df["z_value"][10] == pytest.approx(z, rel=1e-9) and z > 60
 
 
 def test_repeated_misclassification_validation():

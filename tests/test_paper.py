@@ -78,6 +78,7 @@ def test_real_data_and_repeated_misclassification_rows():
                             acceptance_curve(real_scores, thresholds).assign(sample="real")])
     extras = detector_extras(repeated, acceptance)
     assert [extras[f"repeated_misclassification_p_k{k}"] for k in range(4)] == pytest.approx(list(repeated.p_value))
+    assert [extras[f"repeated_misclassification_z_k{k}"] for k in range(4)] == pytest.approx(list(repeated.z_value))
     assert extras["clean_acceptance_simulated_at_0.8"] == pytest.approx(np.mean([(s >= 0.8).mean() for s in sim]))
     assert extras["clean_acceptance_real_at_0.8"] == pytest.approx(np.mean([(s >= 0.8).mean() for s in real_scores]))
     with pytest.raises(ValueError, match="threshold 0.8"):  # a curve that skips the reported threshold

@@ -1,4 +1,5 @@
-"""Figure helpers of conservattack.plots that make a choice: the point clouds' subsampling."""
+"""Figure helpers of conservattack.plots that make a choice: the point clouds' subsampling and the
+significance marks of the repeated-misclassification figure."""
 
 import matplotlib
 
@@ -31,4 +32,16 @@ def test_point_clouds_subsample_with_the_given_seed():
     det = {s: shown_points(plots.detector_point_clouds(clean, adv, fooled, passed, ["a", "b"], n_max=50, seed=s))
            for s in (3, 4)}
     assert [len(p) for p in det[3]] == [50, 50, 50] and not np.array_equal(det[3][0], det[4][0])
+    plt.close("all")
+
+
+def test_repeated_misclassification_marks_each_significant_bin_with_its_z():
+    from conservattack.detection import repeated_misclassification
+
+    flags = np.zeros((4, 400), dtype=bool)
+    flags[:, :40] = True  # 40 events flagged in all 4 runs: a deep excess at k = 4
+    table = repeated_misclassification(flags)
+    texts = [t.get_text() for t in plots.repeated_misclassification(table).axes[0].texts]
+    sig = table[table.significant]
+    assert texts == [f"{z:.1f}$\\sigma$" for z in sig.z_value] and len(sig) >= 1
     plt.close("all")

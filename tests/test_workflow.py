@@ -44,6 +44,7 @@ def test_outputs_of_the_small_run(done_run):
     rows = summary.set_index("metric")  # the detector study's single numbers are in the summary too
     for k in (0, 1, 2):
         assert rows.loc[f"repeated_misclassification_p_k{k}", "ours_mean"] == pytest.approx(repeated.p_value[k], rel=1e-5)
+        assert rows.loc[f"repeated_misclassification_z_k{k}", "ours_mean"] == pytest.approx(repeated.z_value[k], rel=1e-5)
     acceptance = pd.read_csv(d / "detector" / "acceptance.csv").round({"threshold": 6}).set_index("threshold")
     assert rows.loc["clean_acceptance_simulated_at_0.8", "ours_mean"] == pytest.approx(acceptance.loc[0.8, "mean"],
                                                                                       rel=1e-5)

@@ -17,7 +17,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom, fisher_exact, poisson
+from scipy.special import gammainc, gammaln, ndtri_exp
+from scipy.stats import binom, fisher_exact
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_ALPHA = 0.05
@@ -145,6 +146,41 @@ def class_balance_weights(y) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Study 6: repeated misclassification of clean events over runs
 # --------------------------------------------------------------------------------------------
+# below this, gammainc has lost relative precision to subnormal numbers or underflowed to 0
+_TINY_LOG_TAIL = math.log(1e-280)
+
+
+def poisson_log_tail(observed, expected) -> np.ndarray:
+    """ln P(X >= observed) for X ~ Poisson(expected), elementwise, finite where the probability
+    itself underflows float64 (scipy's ``poisson.logsf`` is then -inf).
+
+    For observed = a >= 1 the tail is the regularized lower incomplete gamma P(a, x), x =
+    expected. Where it is too small for ``gammainc``, the series
+    P(a, x) = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1) ... (a + n))
+    is summed in log space; such a tail implies x < a, so its terms fall geometrically. The tail
+    is 1 (log 0) for observed <= 0, and 0 (log -inf) for observed >= 1 with expected 0.
+    """
+    a, x = np.broadcast_arrays(np.asarray(observed, float), np.asarray(expected, float))
+    if np.isnan(a).any() or np.isnan(x).any() or (x < 0).any():
+        raise ValueError("poisson_log_tail needs counts and non-negative expectations without NaN")
+    out = np.zeros(a.shape)
+    excess = a > 0
+    with np.errstate(divide="ignore"):
+        out[excess] = np.log(gammainc(a[excess], x[excess]))
+    deep = excess & (x > 0) & (out < _TINY_LOG_TAIL)
+    if deep.any():
+        ad, xd = a[deep], x[deep]
+        total, term, n = np.ones(ad.shape), np.ones(ad.shape), 0
+        while True:
+            n += 1
+            term = term * xd / (ad + n)
+            total += term
+            if (term <= 1e-17 * total).all():
+                break
+        out[deep] = ad * np.log(xd) - xd - gammaln(ad + 1) + np.log(total)
+    return out
+
+
 def repeated_misclassification(flags, alpha: float = DEFAULT_ALPHA) -> pd.DataFrame:
     """How often the same clean event is flagged over R detector runs, against independence.
 
@@ -155,6 +191,10 @@ def repeated_misclassification(flags, alpha: float = DEFAULT_ALPHA) -> pd.DataFr
     - ``k``; ``observed`` O_k = number of events flagged in exactly k runs;
     - ``expected`` E_k = N * Binomial(k; R, p);
     - ``p_value`` = P(X >= O_k) for X ~ Poisson(E_k) (one-sided: an excess of events);
+    - ``log10_p_value``: its decimal logarithm, finite where ``p_value`` underflows to 0 (an
+      excess beyond about 37 sigma; see ``poisson_log_tail``);
+    - ``z_value``: the one-sided Gaussian significance Z = Phi^-1(1 - p), set to 0 where there
+      is no excess (p >= 0.5), the usual discovery-significance convention;
     - ``significant`` = p_value < ``alpha``.
 
     ``df.attrs`` holds ``p``, ``n_runs``, ``n_events`` and ``alpha``.
@@ -171,8 +211,10 @@ def repeated_misclassification(flags, alpha: float = DEFAULT_ALPHA) -> pd.DataFr
     k = np.arange(R + 1)
     observed = np.bincount(a.sum(axis=0), minlength=R + 1)
     expected = N * binom.pmf(k, R, p)
-    p_value = poisson.sf(observed - 1, expected)
+    log_p = poisson_log_tail(observed, expected)
+    p_value = np.exp(log_p)
     df = pd.DataFrame({"k": k, "observed": observed, "expected": expected, "p_value": p_value,
+                       "log10_p_value": log_p / math.log(10), "z_value": np.maximum(-ndtri_exp(log_p), 0.0),
                        "significant": p_value < alpha})
     df.attrs.update(p=p, n_runs=R, n_events=N, alpha=alpha)
     return df

@@ -134,11 +134,13 @@ def real_vs_simulated_per_run(comparison: pd.DataFrame) -> pd.DataFrame | None:
 
 def detector_extras(repeated: pd.DataFrame, acceptance: pd.DataFrame) -> dict[str, float]:
     """Single numbers of the detector study for the summary: the Poisson p-value of an excess of
-    clean events flagged in exactly k runs (``repeated_misclassification_p_k<k>``, from
+    clean events flagged in exactly k runs and its one-sided Gaussian significance
+    (``repeated_misclassification_p_k<k>``, ``..._z_k<k>``, from
     detector/repeated_misclassification.csv) and the mean clean acceptance over runs at
     ACCEPTANCE_THRESHOLD per sample (``clean_acceptance_<sample>_at_0.8``, from
     detector/acceptance.csv)."""
     out = {f"repeated_misclassification_p_k{int(k)}": float(p) for k, p in zip(repeated["k"], repeated["p_value"])}
+    out |= {f"repeated_misclassification_z_k{int(k)}": float(z) for k, z in zip(repeated["k"], repeated["z_value"])}
     at = acceptance[np.isclose(acceptance["threshold"], ACCEPTANCE_THRESHOLD)]
     if at.empty and not acceptance.empty:
         raise ValueError(f"the acceptance curve has no point at threshold {ACCEPTANCE_THRESHOLD:g}: its "

@@ -196,7 +196,7 @@ def fooling_vs_iteration(histories: dict[str, list[dict]]):
 
 def repeated_misclassification(table: pd.DataFrame):
     """Paper figure 15: clean events flagged in k of R detector runs, observed vs binomial
-    expectation; bins with a significant Poisson excess marked."""
+    expectation; bins with a significant Poisson excess marked with their significance Z."""
     fig, ax = plt.subplots(figsize=(10, 7))
     k = table["k"].to_numpy()
     ax.bar(k, table["expected"], width=0.8, color=CLEAN, alpha=0.4, label="expected (binomial)")
@@ -204,6 +204,9 @@ def repeated_misclassification(table: pd.DataFrame):
     sig = table["significant"].to_numpy(bool)
     if sig.any():
         ax.plot(k[sig], table["observed"][sig], "*", ms=18, color=ADV, label="p < significance level")
+        for kk, obs, z in zip(k[sig], table["observed"][sig], table["z_value"][sig]):
+            ax.annotate(f"{z:.1f}$\\sigma$", (kk, obs), xytext=(0, 14), textcoords="offset points",
+                        ha="center", fontsize=12, color=ADV)
     ax.set_yscale("log")
     ax.set_xlabel("Detector runs flagging the clean event (k)")
     ax.set_ylabel("Clean events")
