@@ -208,6 +208,8 @@ def repeated_misclassification(table: pd.DataFrame):
             ax.annotate(f"{z:.1f}$\\sigma$", (kk, obs), xytext=(0, 14), textcoords="offset points",
                         ha="center", fontsize=12, color=ADV)
     ax.set_yscale("log")
+    # a decade of headroom above the highest point for the Z labels and the legend
+    ax.set_ylim(top=10 * max(table["observed"].max(), table["expected"].max()))
     ax.set_xlabel("Detector runs flagging the clean event (k)")
     ax.set_ylabel("Clean events")
     ax.set_xticks(k)
