@@ -67,26 +67,21 @@ def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] |
     where a metric is undefined (NaN: e.g. a detector efficiency on adversaries when none fooled
     the classifier) is left out of that metric's numbers; ``n_runs`` counts the runs used."""
     paper = PAPER_NUMBERS.get(dataset, {})
-    rows = []
-    nan = float("nan")
-    for metric in [c for c in per_run.columns if c != "run"]:
-        v = per_run[metric].to_numpy(float)
+
+    def row(metric, values, n_runs=None, note=""):
+        v = np.asarray(values, float)
         v = v[~np.isnan(v)]
+        nan = float("nan")
+        ours = (v.mean(), v.std(ddof=1) if len(v) > 1 else nan, v.min(), v.max()) if len(v) else (nan,) * 4
         pv, ptxt = paper.get(metric, (None, ""))
-        rows.append({"dataset": dataset, "metric": metric, "ours_mean": v.mean() if len(v) else nan,
-                     "ours_std": v.std(ddof=1) if len(v) > 1 else nan,
-                     "ours_min": v.min() if len(v) else nan, "ours_max": v.max() if len(v) else nan,
-                     "n_runs": len(v), "paper": pv, "paper_statement": ptxt})
-    for metric, value in (extra or {}).items():
-        pv, ptxt = paper.get(metric, (None, ""))
-        rows.append({"dataset": dataset, "metric": metric, "ours_mean": value, "ours_std": float("nan"),
-                     "ours_min": value, "ours_max": value, "n_runs": len(per_run),
-                     "paper": pv, "paper_statement": ptxt})
-    for metric, (pv, ptxt) in paper.items():  # the paper's numbers this configuration did not compute
-        if metric not in {r["metric"] for r in rows}:
-            rows.append({"dataset": dataset, "metric": metric, "ours_mean": float("nan"),
-                         "ours_std": float("nan"), "ours_min": float("nan"), "ours_max": float("nan"),
-                         "n_runs": 0, "paper": pv, "paper_statement": ptxt + " (not computed by this study)"})
+        return {"dataset": dataset, "metric": metric, **dict(zip(("ours_mean", "ours_std", "ours_min", "ours_max"), ours)),
+                "n_runs": len(v) if n_runs is None else n_runs, "paper": pv, "paper_statement": ptxt + note}
+
+    rows = [row(metric, per_run[metric]) for metric in per_run.columns if metric != "run"]
+    rows += [row(metric, [value], n_runs=len(per_run)) for metric, value in (extra or {}).items()]
+    computed = {r["metric"] for r in rows}
+    # the paper's numbers this configuration did not compute
+    rows += [row(metric, [], note=" (not computed by this study)") for metric in paper if metric not in computed]
     return pd.DataFrame(rows)
 
 
