@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conservattack.inference import logit_head, loss_gradient_sign
 from conservattack.models import PaperMLP, is_torchscript, load_model, save_model
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.real_data import read_real_events
@@ -66,6 +67,47 @@ def test_missing_file_and_column_are_named(tmp_path):
         read_table(tmp_path / "ev.dat", ["pt"]) if (tmp_path / "ev.dat").write_text("x") else None
 
 
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.csv", "", r"empty.csv: cannot read as csv; is it empty, truncated or of another format\? \(EmptyDataError"),
+    ("blank.csv", "\n\n\n", r"blank.csv: cannot read as csv; is it empty"),
+    ("quote.csv", 'pt,is_sig\n"1,0\n2,1\n', r"quote.csv: cannot read as csv \(ParserError"),
+    ("twice.csv", "pt,pt,is_sig\n1,2,0\n", r"twice.csv: column name\(s\) \['pt'\] appear more than once in the header"),
+    ("surplus.csv", "pt,is_sig\n1,0\n0.5,0.7,1\n2,1\n",
+     r"surplus.csv: cannot read as csv \(ParserError: .*Expected 2 fields in line 3, saw 3"),
+    ("cut.parquet", None, r"cut.parquet: cannot read as parquet; is it empty, truncated or of another format\?"),
+    ("twice.parquet", None, r"twice.parquet: column name\(s\) \['pt'\] appear more than once"),
+])
+def test_malformed_files_are_named(tmp_path, name, content, message):
+    path = tmp_path / name
+    if name == "cut.parquet":
+        frame().to_parquet(path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif name == "twice.parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0]), pa.array([0, 1])],
+                                names=["pt", "pt", "is_sig"]), path)
+    else:
+        path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        read_events(path, ["pt"], "is_sig", min_per_class=1)
+
+
+def test_truncated_root_files_are_named(tmp_path):
+    uproot = pytest.importorskip("uproot")
+    df = frame(2000)
+    with uproot.recreate(tmp_path / "ev.root") as f:
+        f.mktree("Events", {"pt": "float64", "is_sig": "int32"}).extend(
+            {"pt": df.pt.to_numpy(), "is_sig": df.is_sig.to_numpy(np.int32)})
+    data = (tmp_path / "ev.root").read_bytes()
+    for fraction in (0.02, 0.3, 0.6, 0.9, 0.99):
+        cut = tmp_path / f"cut{fraction}.root"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(ValueError, match=rf"cut{fraction}.root: .*truncated or damaged"):
+            read_events(cut, ["pt"], "is_sig")
+
+
 @pytest.mark.parametrize("value, message", [
     ("abc", r"column 'pt' has 1 non-numeric value\(s\), first at row 3: 'abc'"),
     ("", r"column 'pt' has 1 non-numeric value\(s\), first at row 3: ''"),
@@ -104,10 +146,14 @@ def test_nan_in_parquet_and_labels(tmp_path):
         read_events(tmp_path / "one.parquet", ["pt"], "is_sig")
     with pytest.raises(ValueError, match="label column 'is_sig' is also listed as a feature"):
         read_events(tmp_path / "one.parquet", ["pt", "is_sig"], "is_sig")
-    for reserved in ("event", "label"):  # would be overwritten by the row number or the class
+    # would overwrite, or be overwritten by, the row number, the class, the adversaries table's
+    # columns or the clean copy of pt
+    for reserved in ("event", "label", "fooled", "p_clean", "p_adv", "clean_pt"):
         df.assign(**{reserved: 10.0 * np.arange(len(df))}).to_parquet(tmp_path / "reserved.parquet")
         with pytest.raises(ValueError, match=rf"feature name\(s\) \['{reserved}'\] are reserved .*reserved.parquet"):
             read_events(tmp_path / "reserved.parquet", ["pt", reserved], "is_sig")
+    frame().assign(clean_eta=1.0).to_parquet(tmp_path / "fine.parquet")  # eta is no feature here
+    assert len(read_events(tmp_path / "fine.parquet", ["pt", "clean_eta"], "is_sig")) == 40
 
 
 class RawModel(torch.nn.Module):
@@ -148,6 +194,48 @@ def test_user_model_takes_raw_features_behind_the_scaling(tmp_path):
         np.testing.assert_allclose(loaded(torch.tensor(X_scaled, dtype=torch.float32)).numpy(), got)
     save_model(PaperMLP(2), tmp_path / "mlp.pt", {})
     assert not is_torchscript(tmp_path / "mlp.pt") and isinstance(load_model(tmp_path / "mlp.pt"), PaperMLP)
+
+
+class WithLogit(torch.nn.Module):
+    """An analyst's model that is not a Sequential but exports its logit."""
+
+    def __init__(self, net: torch.nn.Sequential):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    @torch.jit.export
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[0](x)
+
+
+def test_imported_models_keep_the_saturation_safe_gradient(tmp_path):
+    # p = sigmoid(-30 pt' + 20 eta') on raw inputs; at (0, 1) the logit is 20 and float32 p == 1.0,
+    # so dp/dx is exactly 0 and would give sign +1 everywhere; the logit gives (+1, -1) for label 1
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[-30.0, 20.0]]))
+        lin.bias.zero_()
+    seq = torch.nn.Sequential(lin, torch.nn.Sigmoid()).eval()
+    df = pd.DataFrame({"pt": [0.0, 2.0, 0.0, 1.0], "eta": [1.0, 0.0, 0.0, 1.0], "is_sig": [1, 0, 1, 0]})
+    scaler = MinMaxScaler.fit(df, ["pt", "eta"])
+    X = scaler.transform(df[["pt", "eta"]])
+    y = df.is_sig.to_numpy()
+    expected = np.array([[1.0, -1.0]])  # sign of (1 - 2y) dz/dx at event 0: -(-30 / span, 20 / span)
+    for name, user in [("scripted", torch.jit.script(seq)), ("traced", torch.jit.trace(seq, torch.zeros(1, 2))),
+                       ("exported", torch.jit.script(WithLogit(seq)))]:
+        torch.jit.save(user, str(tmp_path / f"{name}.pt"))
+        for inputs, X_in in (("raw", X), ("scaled", df[["pt", "eta"]].to_numpy())):
+            model, _ = import_model(tmp_path / f"{name}.pt", scaler, X_in, y, inputs)
+            save_scripted(model, tmp_path / "slot.pt")
+            slot = load_model(tmp_path / "slot.pt")
+            assert logit_head(slot) is not None, (name, inputs)
+            np.testing.assert_array_equal(loss_gradient_sign(slot, X_in[:1], y[:1]), expected, err_msg=name)
+    # a model whose logit is unknown keeps dp/dx: zero at saturation, so +1 on every feature
+    model, _ = import_model(scripted(RawModel(), tmp_path / "raw.pt"), scaler, X, y, "raw")
+    assert logit_head(model) is None
 
 
 def test_bad_user_models_are_named(tmp_path):

@@ -8,7 +8,9 @@ as an analyst would bring them.
 - real.csv: 2,000 unlabelled events of a slightly different toy (background radius 1.9
   instead of 1.8), standing in for collision data;
 - model.pt: a small MLP trained here on the raw px, py (not min-max scaled), ending in a
-  sigmoid, saved with torch.jit.save(torch.jit.script(model)).
+  sigmoid, saved with torch.jit.save(torch.jit.script(model)). It exports its logit
+  (``@torch.jit.export def logit``), so the attack's gradient sign stays exact on events where
+  float32 rounds the sigmoid to 0 or 1 (README, "Your own data and model").
 
 Run from the repository root: .venv/bin/python resources/example/make_example.py
 (deterministic; the committed files are its output).
@@ -44,10 +46,14 @@ class Classifier(torch.nn.Module):
     def __init__(self):
         super().__init__()
         self.net = torch.nn.Sequential(torch.nn.Linear(2, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32),
-                                       torch.nn.ReLU(), torch.nn.Linear(32, 1), torch.nn.Sigmoid())
+                                       torch.nn.ReLU(), torch.nn.Linear(32, 1))
+
+    @torch.jit.export
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x / 40.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x / 40.0)
+        return torch.sigmoid(self.logit(x))
 
 
 def main() -> None:

@@ -49,14 +49,37 @@ def _probabilities(p, n: int) -> torch.Tensor:
     return p
 
 
+class _LogitMethod(torch.nn.Module):
+    """A TorchScript model's exported ``logit`` method as a module."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model.logit(x)
+
+
+def _is(module, cls) -> bool:
+    """``module`` is a ``cls``, eager or compiled by TorchScript (script or trace keep the name)."""
+    return isinstance(module, cls) or (isinstance(module, torch.jit.ScriptModule)
+                                       and getattr(module, "original_name", None) == cls.__name__)
+
+
 def logit_head(model: torch.nn.Module):
     """The model without its final sigmoid (returns the logit z), or None if it has none.
 
-    Recognised: an ``nn.Sequential`` whose last layer is ``nn.Sigmoid`` (the paper's MLP), and
-    any module with a ``logit_head()`` method.
+    Recognised, eager or TorchScript: an ``nn.Sequential`` whose last layer is ``nn.Sigmoid``
+    (the paper's MLP); a TorchScript model with an exported ``logit(x)`` method (decorated
+    ``@torch.jit.export``); and any module with a ``logit_head()`` method.
     """
-    if isinstance(model, torch.nn.Sequential) and len(model) and isinstance(model[-1], torch.nn.Sigmoid):
-        return torch.nn.Sequential(*list(model.children())[:-1]).eval()
+    # a live torch.jit.trace result cannot call its submodules (once saved and loaded it can)
+    if _is(model, torch.nn.Sequential) and not isinstance(model, torch.jit.TracedModule):
+        layers = list(model.children())
+        if layers and _is(layers[-1], torch.nn.Sigmoid):
+            return torch.nn.Sequential(*layers[:-1]).eval()
+    if isinstance(model, torch.jit.ScriptModule) and hasattr(model, "logit"):
+        return _LogitMethod(model).eval()
     head = getattr(model, "logit_head", None)
     return head() if callable(head) else None
 

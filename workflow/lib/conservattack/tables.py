@@ -7,6 +7,15 @@ import pandas as pd
 
 LABEL, EVENT = "label", "event"
 CLEAN_PREFIX = "clean_"
+# the columns adversaries_frame adds beside the features
+OWN_COLUMNS = (EVENT, LABEL, "fooled", "p_clean", "p_adv")
+
+
+def clashing_feature_names(features) -> list[str]:
+    """Feature names the event tables cannot hold as features: the workflow's own columns, and
+    ``clean_<f>`` where ``f`` is a feature too (the adversaries table's clean copy of ``f``)."""
+    features = list(features)
+    return [f for f in features if f in OWN_COLUMNS or (f.startswith(CLEAN_PREFIX) and f[len(CLEAN_PREFIX):] in features)]
 
 
 def features_and_labels(df: pd.DataFrame, features) -> tuple[np.ndarray, np.ndarray]:

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .inference import predict_proba
+from .inference import logit_head, predict_proba
 from .preprocessing import MinMaxScaler
-from .tables import EVENT, LABEL
+from .tables import CLEAN_PREFIX, EVENT, LABEL, OWN_COLUMNS, clashing_feature_names
 
 FORMATS = ("auto", "parquet", "csv", "root")
 
@@ -45,57 +45,80 @@ def _root_tree(path: Path, tree: str | None):
 
     try:
         f = uproot.open(path)
+        classes = f.classnames()
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise ValueError(f"{path}: cannot open as a ROOT file ({exc})") from exc
-    trees = sorted({k.split(";")[0] for k, cls in f.classnames().items() if cls in ("TTree", "TNtuple", "ROOT::RNTuple")})
+        raise ValueError(f"{path}: cannot open as a ROOT file; is it truncated or damaged? ({exc})") from exc
+    trees = sorted({k.split(";")[0] for k, cls in classes.items() if cls in ("TTree", "TNtuple", "ROOT::RNTuple")})
     if tree is None:
         if len(trees) != 1:
             raise ValueError(f"{path}: {len(trees)} trees ({trees}); name the one to read in the config (tree)")
         tree = trees[0]
     if tree not in trees:
         raise ValueError(f"{path}: no tree {tree!r}; trees present: {trees}")
-    return f[tree]
+    try:
+        t = f[tree]
+        return t, list(t.keys())
+    except Exception as exc:  # noqa: BLE001 - re-raised with the file and tree named
+        raise ValueError(f"{path}: cannot read tree {tree!r}; is the file truncated or damaged? ({exc})") from exc
+
+
+def _read_root(path: Path, columns, tree: str | None) -> pd.DataFrame:
+    t, present = _root_tree(path, tree)
+    _check_columns(path, columns, present)
+    out = {}
+    for c in columns:
+        try:
+            a = t.arrays([c], library="np")[c]
+        except Exception as exc:  # noqa: BLE001 - re-raised with the file and branch named
+            raise ValueError(f"{path}: branch '{c}' cannot be read as one number per event: the file may be "
+                             f"truncated or damaged, or the branch of another type ({type(exc).__name__}: {exc})") from exc
+        if a.dtype == object or a.ndim != 1:
+            raise ValueError(f"{path}: branch '{c}' is not one number per event (jagged or array branch)")
+        out[c] = a
+    return pd.DataFrame(out)
+
+
+def _header(path: Path, kind: str) -> list[str]:
+    """The column names of a Parquet or CSV file, as written (pandas would rename a repeated CSV
+    name to ``name.1``)."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    return [str(v) for v in first.iloc[0]] if len(first) else []
 
 
 def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.DataFrame:
     """The ``columns`` of a Parquet, CSV or ROOT file, as read (not yet checked for values).
 
-    A missing file, an unreadable one, or a missing column is an error naming the file (and the
-    columns present).
+    A missing file, an unreadable, truncated or malformed one (a CSV row with more fields than
+    the header), a column name written twice, or a missing column is an error naming the file
+    (and the columns present).
     """
     path, columns = Path(path), list(columns)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     kind = file_format(path, fmt)
     if kind == "root":
-        t = _root_tree(path, tree)
-        present = list(t.keys())
-        _check_columns(path, columns, present)
-        out = {}
-        for c in columns:
-            try:
-                a = t.arrays([c], library="np")[c]
-            except Exception as exc:  # noqa: BLE001 - re-raised with the file and branch named
-                raise ValueError(f"{path}: branch '{c}' cannot be read as one number per event ({exc})") from exc
-            if a.dtype == object or a.ndim != 1:
-                raise ValueError(f"{path}: branch '{c}' is not one number per event (jagged or array branch)")
-            out[c] = a
-        return pd.DataFrame(out)
+        return _read_root(path, columns, tree)
+    try:
+        present = _header(path, kind)
+    except Exception as exc:  # noqa: BLE001 - pandas' and pyarrow's errors, re-raised with the file named
+        raise ValueError(f"{path}: cannot read as {kind}; is it empty, truncated or of another format? "
+                         f"({type(exc).__name__}: {exc})") from exc
+    repeated = sorted({c for c in present if present.count(c) > 1})
+    if repeated:
+        raise ValueError(f"{path}: column name(s) {repeated} appear more than once in the header")
+    _check_columns(path, columns, present)
     try:
         if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            present = list(pq.read_schema(path).names)
-            _check_columns(path, columns, present)
             return pd.read_parquet(path, columns=columns)
-        present = list(pd.read_csv(path, nrows=0).columns)
-        _check_columns(path, columns, present)
-        # as text: non-numeric cells are reported with their row below, not guessed here
-        return pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)[columns]
-    except (KeyError, ValueError):
-        raise
+        # every column (with usecols pandas would drop a row's surplus fields without a word), as
+        # text: non-numeric cells are reported with their row by numeric_column
+        return pd.read_csv(path, dtype=str, keep_default_na=False)[columns]
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise ValueError(f"{path}: cannot read as {kind} ({exc})") from exc
+        raise ValueError(f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc})") from exc
 
 
 def _check_columns(path, columns, present) -> None:
@@ -137,10 +160,11 @@ def read_events(path, features, label: str | None, fmt: str = "auto", tree: str 
         raise ValueError(f"feature(s) {dup} listed more than once (custom.data.features)")
     if label is not None and label in features:
         raise ValueError(f"the label column '{label}' is also listed as a feature")
-    reserved = [f for f in features if f in (EVENT, LABEL)]
-    if reserved:  # the workflow's own columns: the row number and the 0/1 label
-        raise ValueError(f"feature name(s) {reserved} are reserved for the workflow's columns ({EVENT!r}: the row "
-                         f"number, {LABEL!r}: the class); rename the column(s) in {path} and in custom.data.features")
+    reserved = clashing_feature_names(features)
+    if reserved:  # they would overwrite, or be overwritten by, the workflow's own columns
+        raise ValueError(f"feature name(s) {reserved} are reserved for the workflow's columns ({list(OWN_COLUMNS)}, "
+                         f"and {CLEAN_PREFIX}<feature> for a feature's clean value); rename the column(s) in {path} "
+                         f"and in custom.data.features")
     columns = features + ([label] if label is not None else [])
     raw = read_table(path, columns, fmt, tree)
     if len(raw) == 0:
@@ -180,8 +204,25 @@ class ScaledInputModel(torch.nn.Module):
         self.register_buffer("lo", torch.tensor(lo, dtype=torch.float32))
         self.register_buffer("span", torch.tensor(np.subtract(hi, lo), dtype=torch.float32))
 
+    def unscale(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.span + self.lo
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x * self.span + self.lo)
+        return self.model(self.unscale(x))
+
+
+class ScaledInputModelWithLogit(ScaledInputModel):
+    """``ScaledInputModel`` of a model whose logit is known (``inference.logit_head``: a Sequential
+    ending in a sigmoid, or an exported ``logit`` method), exporting it as ``logit`` so that the
+    attack's gradient sign stays exact where float32 saturates the sigmoid."""
+
+    def __init__(self, model: torch.nn.Module, head: torch.nn.Module, lo, hi):
+        super().__init__(model, lo, hi)
+        self.head = head
+
+    @torch.jit.export
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.unscale(x))
 
 
 def load_user_model(path) -> torch.jit.ScriptModule:
@@ -204,7 +245,10 @@ def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray
 
     user = load_user_model(path)
     if inputs == "raw":
-        model = torch.jit.script(ScaledInputModel(user, scaler.lo, scaler.hi)).eval()
+        head = logit_head(user)
+        wrapper = (ScaledInputModel(user, scaler.lo, scaler.hi) if head is None
+                   else ScaledInputModelWithLogit(user, head, scaler.lo, scaler.hi))
+        model = torch.jit.script(wrapper).eval()
     elif inputs == "scaled":
         model = user
     else:
