@@ -9,7 +9,8 @@ from conservattack.userdata import read_events
 with logged(snakemake.log[0]):
     p = snakemake.params
     data = p.data
-    df = read_events(snakemake.input.events, data["features"], data["label"], data["format"], data["tree"])
+    df = read_events(snakemake.input.events, data["features"], data["label"], data["format"], data["tree"],
+                     missing_values=data["missing_values"])
     parts = stratified_split(df, p.split, seed=p.seed)
     scaler = MinMaxScaler.fit(parts["train"], data["features"])
     scaled = {name: scale_frame(parts[name], scaler) for name in SPLITS}  # all checks pass before writing

@@ -7,6 +7,7 @@ from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     real = prepare_real_events(snakemake.input.real, MinMaxScaler.load(snakemake.input.scaler),
-                               snakemake.params.tree, read_json(snakemake.input.meta).get("missing"))
+                               snakemake.params.tree, read_json(snakemake.input.meta).get("missing"),
+                               snakemake.params.missing_values)
     print(f"{len(real)} real events")
     write_parquet(real, snakemake.output[0])

@@ -78,10 +78,20 @@ def edited_example(tmp_path, edit):
 
 
 def test_missing_column_stops_with_file_column_and_columns_present(tmp_path):
+    # found when the workflow is parsed, in the events and in the real data: no rule runs
     wd, message = edited_example(tmp_path, lambda wd, c: c["data"].update(features=["px", "pz"]))
-    assert ("resources/example/events.csv: missing column(s) ['pz']; columns present: "
+    assert ("config custom.data.path: resources/example/events.csv has no column(s) ['pz']; columns present: "
             "['px', 'py', 'is_signal', 'weight']") in message, message[-3000:]
-    assert not list((wd / "results" / "custom").glob("data/*.parquet")), "no partial output"
+    assert not (wd / "results" / "custom").exists(), "no partial output"
+
+    def renamed_real_column(wd, c):
+        (wd / "real_renamed.csv").write_text((wd / c["real_data"]).read_text().replace("px,py", "px,pyy", 1))
+        c["real_data"] = "real_renamed.csv"
+
+    (tmp_path / "real").mkdir()
+    wd, message = edited_example(tmp_path / "real", renamed_real_column)
+    assert "config custom.real_data: real_renamed.csv has no column(s) ['py']" in message, message[-3000:]
+    assert not (wd / "results" / "custom").exists(), "no partial output"
 
 
 def test_model_with_wrong_output_stops_naming_the_model(tmp_path):

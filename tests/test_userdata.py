@@ -94,6 +94,21 @@ def test_malformed_files_are_named(tmp_path, name, content, message):
         read_events(path, ["pt"], "is_sig", min_per_class=1)
 
 
+def test_missing_value_markers_are_refused_where_configured(tmp_path):
+    df = frame()
+    df.loc[[4, 9], "eta"] = -999.0
+    df.to_csv(tmp_path / "ev.csv", index=False)
+    with pytest.raises(ValueError, match=r"ev.csv: column 'eta' has 2 value\(s\) -999, first at row 4: a missing-value "
+                                         r"marker \(custom.data.missing_values\)"):
+        read_events(tmp_path / "ev.csv", ["pt", "eta"], "is_sig", missing_values=[-999.0])
+    df.drop(columns="is_sig").to_csv(tmp_path / "real.csv", index=False)
+    with pytest.raises(ValueError, match=r"real.csv: column 'eta' has 2 value\(s\) -999"):  # real data alike
+        read_real_events(tmp_path / "real.csv", ["pt", "eta"], missing_values=[-999.0])
+    ok = read_events(tmp_path / "ev.csv", ["pt", "eta"], "is_sig", missing_values=[])  # declared genuine
+    assert (ok.eta == -999.0).sum() == 2
+    assert len(read_events(tmp_path / "ev.csv", ["pt"], "is_sig", missing_values=[-999.0])) == 40  # pt is clean
+
+
 def test_truncated_root_files_are_named(tmp_path):
     uproot = pytest.importorskip("uproot")
     df = frame(2000)
@@ -255,8 +270,23 @@ def test_bad_user_models_are_named(tmp_path):
 
 def test_config_checks(tmp_path):
     (tmp_path / "ev.csv").write_text("pt,is_sig\n1,0\n")
-    ok = {"data": {"path": str(tmp_path / "ev.csv"), "features": ["pt"]}, "real_data": None, "model": {"path": None}}
+    ok = {"data": {"path": str(tmp_path / "ev.csv"), "features": ["pt"], "label": "is_sig"}, "real_data": None,
+          "model": {"path": None}}
     check_custom_config(ok)
+    # the columns and formats of the events and the real data, before any rule runs
+    with pytest.raises(ValueError, match=r"config custom.data.path: .*ev.csv has no column\(s\) \['eta'\]; columns "
+                                         r"present: \['pt', 'is_sig'\]"):
+        check_custom_config({**ok, "data": {**ok["data"], "features": ["pt", "eta"]}})
+    (tmp_path / "real.csv").write_text("pyy\n1\n")
+    with pytest.raises(ValueError, match=r"config custom.real_data: .*real.csv has no column\(s\) \['pt'\]"):
+        check_custom_config({**ok, "real_data": str(tmp_path / "real.csv")})
+    (tmp_path / "real.dat").write_text("pt\n1\n")
+    with pytest.raises(ValueError, match=r"config custom.real_data: .*real.dat: cannot tell the format"):
+        check_custom_config({**ok, "real_data": str(tmp_path / "real.dat")})
+    with pytest.raises(ValueError, match=r"config custom.data.path: .*ev.csv: cannot open as a ROOT file"):
+        check_custom_config({**ok, "data": {**ok["data"], "format": "root"}})
+    with pytest.raises(FileNotFoundError, match=r"config custom.real_data: .* is a directory, not a file"):
+        check_custom_config({**ok, "real_data": str(tmp_path)})
     with pytest.raises(ValueError, match="custom.data.path: name your events file"):
         check_custom_config({**ok, "data": {"path": None, "features": ["pt"]}})
     with pytest.raises(ValueError, match="custom.data.features"):

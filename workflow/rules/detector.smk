@@ -85,6 +85,8 @@ rule prepare_real_data:
     params:
         # ROOT real data (the analyst toolkit): the tree to read
         tree=lambda w: ds(w).get("real_tree") or ds(w).get("data", {}).get("tree"),
+        # the analyst toolkit's missing-value markers, refused in real data as in the simulation
+        missing_values=lambda w: ds(w).get("data", {}).get("missing_values", []),
     script:
         "../../scripts/prepare_real_data.py"
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 def check_custom_config(cfg) -> None:
     """Stop before any rule runs when the ``custom`` block cannot work: no data file, a named
-    file that does not exist, no features."""
+    file that does not exist or is not a file, no features, and events or real data whose format
+    cannot be told or that lack a configured column (read from the header, the Parquet schema
+    or the ROOT tree's branches, without the data)."""
     data = cfg["data"]
     if not data.get("path"):
         raise ValueError("config custom.data.path: name your events file (Parquet, CSV or ROOT)")
@@ -16,4 +18,21 @@ def check_custom_config(cfg) -> None:
     for key, path in (("custom.data.path", data["path"]), ("custom.real_data", cfg.get("real_data")),
                       ("custom.model.path", (cfg.get("model") or {}).get("path"))):
         if path and not Path(path).is_file():
-            raise FileNotFoundError(f"config {key}: {path} does not exist")
+            what = "is a directory, not a file" if Path(path).is_dir() else "does not exist"
+            raise FileNotFoundError(f"config {key}: {path} {what}")
+    features, label = list(data["features"]), data.get("label", "label")
+    _check_columns("custom.data.path", data["path"], data.get("format", "auto"), data.get("tree"), features + [label])
+    if cfg.get("real_data"):
+        _check_columns("custom.real_data", cfg["real_data"], "auto", cfg.get("real_tree") or data.get("tree"), features)
+
+
+def _check_columns(key: str, path, fmt: str, tree, columns) -> None:
+    from .userdata import column_names  # userdata imports torch: only when custom is configured
+
+    try:
+        present = column_names(path, fmt, tree)
+    except ValueError as exc:
+        raise ValueError(f"config {key}: {exc}") from exc
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ValueError(f"config {key}: {path} has no column(s) {missing}; columns present: {present}")

@@ -89,19 +89,16 @@ def _header(path: Path, kind: str) -> list[str]:
     return [str(v) for v in first.iloc[0]] if len(first) else []
 
 
-def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.DataFrame:
-    """The ``columns`` of a Parquet, CSV or ROOT file, as read (not yet checked for values).
-
-    A missing file, an unreadable, truncated or malformed one (a CSV row with more fields than
-    the header), a column name written twice, or a missing column is an error naming the file
-    (and the columns present).
-    """
-    path, columns = Path(path), list(columns)
+def column_names(path, fmt: str = "auto", tree: str | None = None) -> list[str]:
+    """The columns of a Parquet or CSV file (its header) or the branches of a ROOT tree, read
+    without the data; an unreadable file, or a column name written twice, is an error naming
+    the file."""
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     kind = file_format(path, fmt)
     if kind == "root":
-        return _read_root(path, columns, tree)
+        return _root_tree(path, tree)[1]
     try:
         present = _header(path, kind)
     except Exception as exc:  # noqa: BLE001 - pandas' and pyarrow's errors, re-raised with the file named
@@ -110,7 +107,23 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
     repeated = sorted({c for c in present if present.count(c) > 1})
     if repeated:
         raise ValueError(f"{path}: column name(s) {repeated} appear more than once in the header")
-    _check_columns(path, columns, present)
+    return present
+
+
+def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.DataFrame:
+    """The ``columns`` of a Parquet, CSV or ROOT file, as read (not yet checked for values).
+
+    A missing file, an unreadable, truncated or malformed one (a CSV row with more fields than
+    the header), a column name written twice, or a missing column is an error naming the file
+    (and the columns present).
+    """
+    path, columns = Path(path), list(columns)
+    kind = file_format(path, fmt)
+    if kind == "root":
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        return _read_root(path, columns, tree)
+    _check_columns(path, columns, column_names(path, kind))
     try:
         if kind == "parquet":
             return pd.read_parquet(path, columns=columns)
@@ -147,11 +160,24 @@ def numeric_column(path, name: str, values: pd.Series) -> np.ndarray:
     return num
 
 
+def _refuse_markers(path, name: str, values: np.ndarray, markers) -> None:
+    for marker in markers:
+        hit = values == float(marker)
+        if hit.any():
+            raise ValueError(
+                f"{path}: column '{name}' has {int(hit.sum())} value(s) {float(marker):g}, first at row "
+                f"{int(np.flatnonzero(hit)[0])}: a missing-value marker (custom.data.missing_values). Custom data "
+                f"has no missing-value policy, and a marker would stretch the min-max scaling and be attacked as "
+                f"a number: replace the markers (drop those events, or set a physical default), or, if they are "
+                f"genuine values, remove {float(marker):g} from custom.data.missing_values")
+
+
 def read_events(path, features, label: str | None, fmt: str = "auto", tree: str | None = None,
-                min_per_class: int = 10) -> pd.DataFrame:
+                min_per_class: int = 10, missing_values=()) -> pd.DataFrame:
     """Checked events: the ``features`` (float64), the ``label`` as ``label`` (0/1, both classes,
     at least ``min_per_class`` each) and ``event`` (the row number in the file). ``label`` None:
-    unlabelled events (real data)."""
+    unlabelled events (real data). A feature value equal to one of ``missing_values`` (markers
+    such as -999, ``custom.data.missing_values``) is an error naming file, column and row."""
     features = list(features)
     if not features:
         raise ValueError("no features configured (custom.data.features)")
@@ -170,6 +196,8 @@ def read_events(path, features, label: str | None, fmt: str = "auto", tree: str 
     if len(raw) == 0:
         raise ValueError(f"{path}: no events")
     out = pd.DataFrame({f: numeric_column(path, f, raw[f]) for f in features})
+    for f in features:
+        _refuse_markers(path, f, out[f].to_numpy(), missing_values)
     if label is not None:
         y_raw = raw[label]
         if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
