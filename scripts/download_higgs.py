@@ -1,11 +1,10 @@
 """Rule download_higgs: fetch and verify atlas-higgs-challenge-2014-v2.csv.gz."""
 
-from conservattack.download import fetch_first, root_to_https
+from conservattack.download import fetch_first
 from conservattack.runlog import logged
 
 with logged(snakemake.log[0]):
     cfg = snakemake.params.download
     transport = snakemake.config["higgs"]["download"]  # retries, timeout: not params (they cannot change the file)
-    sources = [root_to_https(u) for u in cfg["urls"]]
-    fetch_first(sources, snakemake.output[0], size=cfg["size"], adler32=cfg["adler32"],
+    fetch_first(cfg["urls"], snakemake.output[0], size=cfg["size"], adler32=cfg["adler32"],
                 retries=transport["retries"], timeout=transport["timeout"])

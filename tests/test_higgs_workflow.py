@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conservattack.higgs import FEATURES
-from snakemake_helpers import copy_workflow, smk
+from snakemake_helpers import copy_workflow, planned_jobs, smk
 
 pytestmark = pytest.mark.slow
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "higgs-kaggle-sample"
@@ -100,6 +100,25 @@ def test_no_network_and_no_local_copy_names_both_ways_out(tmp_path):
     log = (wd / "results" / "higgs" / "logs" / "download.log").read_text()
     assert "enable network access" in log and "higgs.local_files" in log
     assert not (wd / "resources" / "data" / "higgs" / "atlas.csv.gz").exists()
+
+
+def test_edited_library_keeps_the_verified_download(tmp_path):
+    # the download rule's script and library are ancient inputs: editing them (a git pull) must not
+    # re-run the rule, which would delete the verified file first (and need the network again)
+    import zlib
+
+    wd = copy_workflow(tmp_path)
+    source = tmp_path / "record.csv.gz"
+    synthetic_record(source, 50, seed=3)
+    data = source.read_bytes()
+    cfg = write_config(wd, {"download": {"urls": [source.as_uri()], "dest": "resources/data/higgs/atlas.csv.gz",
+                                         "size": len(data), "adler32": f"{zlib.adler32(data):08x}"}})
+    smk(wd, "resources/data/higgs/atlas.csv.gz", "--configfile", cfg)  # file: URLs are sources too
+    assert (wd / "resources" / "data" / "higgs" / "atlas.csv.gz").read_bytes() == data
+    for module in ("runlog.py", "download.py", "__init__.py"):
+        path = wd / "workflow" / "lib" / "conservattack" / module
+        path.write_text(path.read_text() + "\n# edited\n")
+    assert planned_jobs(wd, "resources/data/higgs/atlas.csv.gz", "--configfile", cfg) == {}
 
 
 def test_missing_local_folder_is_named(tmp_path):
