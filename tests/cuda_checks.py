@@ -18,6 +18,10 @@ from conservattack import AttackParams, attack, cuda_engine  # noqa: E402
 from conservattack.attacks import _ConservAttack  # noqa: E402
 from conservattack.inference import loss_gradient_sign  # noqa: E402
 
+# the crowded batched case: enough events and tight enough limits that applying the choices in
+# event order drops some (about 12 % of the chosen moves)
+BATCH_N = 40
+BATCH_CROWDED = {"max_frob_single_change": 0.01, "max_jsd_single_change": 0.05}
 MODES = {
     "grid": {},
     "grid-fallback": {"use_no_change": False},
@@ -65,8 +69,25 @@ def check_batched_semantics(model, X, y, params):
     assert chosen.any(axis=1).mean() > 0.2
     assert np.all((res.X_adv == expected) | (res.X_adv == X)), "a value is neither the choice nor the old one"
     assert np.array_equal(res.X_adv[0], expected[0])
+    # the whole outcome: the choices applied in event order, each feature's move re-checked
+    # against the per-move limits on the set as it is just before its event (reference engine)
+    d = X.shape[1]
+    for i in range(len(X)):
+        x, x_new = ref.X[i].copy(), expected[i].copy()
+        if params.use_no_change:
+            old_bins = ref.hist.bins(x[:, None])[:, 0]
+            e, A, B, E = ref.pearson.event_terms(x)
+            for j in np.flatnonzero(x_new != x):
+                alone = np.where(np.arange(d) == j, x_new, x)
+                jsd = ref.hist.candidate_jsd(old_bins, ref.hist.bins(alone[:, None]))[j, 0]
+                D = np.zeros((d, 1))
+                D[j, 0] = x_new[j] - x[j]
+                fn = ref.pearson.candidate_frobenius(D, e, A, B, E)[j, 0]
+                if not (jsd <= params.max_jsd_single_change and fn <= params.max_frob_single_change):
+                    x_new[j] = x[j]
+        ref.apply(i, x_new)
+    assert np.array_equal(res.X_adv, ref.X), f"{(res.X_adv != ref.X).sum()} values differ from applying the choices"
     kept = (res.X_adv == expected)[chosen].mean()
-    assert kept > 0.5, f"only {kept:.0%} of the chosen moves were applied"
     if not params.use_no_change:
         assert np.array_equal(res.X_adv, expected), "without use_no_change every chosen move is applied"
     h = res.history[0]  # the batched mode's time split: the GPU's choice, then the host's apply step
@@ -79,9 +100,12 @@ def main() -> int:
     for name, extra in MODES.items():
         moved = check_exact_matches_cpu(*problem(16, 2, seed=1, **extra))
         print(f"exact {name}: identical to the cpu engine ({moved:.0%} of events moved)", flush=True)
-    kept = check_batched_semantics(*problem(12, 2, seed=2))
-    print(f"batched: moves are the reference choices against the batch's statistics ({kept:.0%} kept)",
-          flush=True)
+    # the second case is crowded (many events, tight limits), so applying in order drops moves
+    for crowded, case in ((False, problem(12, 2, seed=2)), (True, problem(BATCH_N, 2, seed=2, **BATCH_CROWDED))):
+        kept = check_batched_semantics(*case)
+        assert kept < 1.0 or not crowded, "the crowded case must drop moves, or it checks nothing of the sort"
+        print(f"batched: moves are the reference choices against the batch's statistics, applied in order "
+              f"({kept:.0%} kept)", flush=True)
     return 0
 
 

@@ -29,6 +29,7 @@ def test_kernels_in_cuda_simulator():
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("identical to the cpu engine") == len(MODES)
+    assert out.stdout.count("applied in order") == 2
 
 
 def test_kernels_compile_for_sm90_with_the_promised_resources():
