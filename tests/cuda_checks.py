@@ -96,10 +96,43 @@ def check_batched_semantics(model, X, y, params):
     return kept
 
 
+# a grid long enough (hundreds of candidates per feature) for the kernels' block pruning to run
+PRUNED = {"min_change": 0.002, "step": 0.004}
+
+
+def count_pruning(run):
+    """``run()`` with the simulator's calls of the Frobenius lower bound counted: (calls, how many
+    cleared the FN limit, i.e. skipped a block). Simulator only (device functions are Python)."""
+    bound, seen = cuda_engine._frob_lower_bound, {"calls": 0, "skips": 0, "limit": None}
+
+    def counted(s, a1, a2, e_j, Sjj, A_j, E_j, n):
+        v = bound(s, a1, a2, e_j, Sjj, A_j, E_j, n)
+        seen["calls"] += 1
+        seen["skips"] += int(v > seen["limit"])
+        return v
+
+    cuda_engine._frob_lower_bound = counted
+    try:
+        return run(seen)
+    finally:
+        cuda_engine._frob_lower_bound = bound
+
+
 def main() -> int:
     for name, extra in MODES.items():
         moved = check_exact_matches_cpu(*problem(16, 2, seed=1, **extra))
         print(f"exact {name}: identical to the cpu engine ({moved:.0%} of events moved)", flush=True)
+    for name, extra in (("grid-pruned", PRUNED),):
+        case = problem(10, 3, seed=5, **extra)
+
+        def run(seen):
+            seen["limit"] = case[3].max_frob_single_change * (1 + 1e-6)
+            return check_exact_matches_cpu(*case), seen["calls"], seen["skips"]
+
+        moved, calls, skips = count_pruning(run)
+        assert skips > 0, f"{name}: no block was pruned ({calls} bound evaluations), the case checks no pruning"
+        print(f"exact {name}: identical to the cpu engine ({moved:.0%} of events moved, {calls} bound "
+              f"evaluations, {skips} pruned)", flush=True)
     # the second case is crowded (many events, tight limits), so applying in order drops moves
     for crowded, case in ((False, problem(12, 2, seed=2)), (True, problem(BATCH_N, 2, seed=2, **BATCH_CROWDED))):
         kept = check_batched_semantics(*case)
