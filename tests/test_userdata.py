@@ -181,6 +181,13 @@ class WrongShape(torch.nn.Module):
         return torch.sigmoid(x)
 
 
+class Swapped(torch.nn.Module):
+    """P(background) where P(signal) is expected: RawModel's 1 - p."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1.0 - torch.sigmoid((x[:, 0] - 100.0) / 10.0)
+
+
 class NotAProbability(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :1] * 100.0
@@ -249,7 +256,7 @@ def test_imported_models_keep_the_saturation_safe_gradient(tmp_path):
             assert logit_head(slot) is not None, (name, inputs)
             np.testing.assert_array_equal(loss_gradient_sign(slot, X_in[:1], y[:1]), expected, err_msg=name)
     # a model whose logit is unknown keeps dp/dx: zero at saturation, so +1 on every feature
-    model, _ = import_model(scripted(RawModel(), tmp_path / "raw.pt"), scaler, X, y, "raw")
+    model, _ = import_model(scripted(RawModel(), tmp_path / "raw.pt"), scaler, X, y[::-1], "raw")
     assert logit_head(model) is None
 
 
@@ -261,6 +268,8 @@ def test_bad_user_models_are_named(tmp_path):
         import_model(scripted(WrongShape(), tmp_path / "wrong.pt"), scaler, X, y)
     with pytest.raises(ValueError, match=r"big.pt: the model fails .*expected P\(class 1\) in \[0, 1\]"):
         import_model(scripted(NotAProbability(), tmp_path / "big.pt"), scaler, X, y)
+    with pytest.raises(ValueError, match=r"swapped.pt: AUROC 0.000 on the validation split, below 0.5"):
+        import_model(scripted(Swapped(), tmp_path / "swapped.pt"), scaler, X, (df.pt > 100).astype(int).to_numpy())
     save_model(PaperMLP(2), tmp_path / "state.pt", {})
     with pytest.raises(ValueError, match=r"state.pt: not a TorchScript model; save it with torch.jit.save"):
         import_model(tmp_path / "state.pt", scaler, X, y)

@@ -288,6 +288,10 @@ def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray
                          f"configured: {list(scaler.features)}; inputs: {inputs}): {exc}") from exc
     checks = {"events": len(p), "auroc": float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
               "accuracy": float(((p >= 0.5) == (y == 1)).mean())}
+    if checks["auroc"] < 0.5:  # "correct" and "fooled" would mean their opposites
+        raise ValueError(f"{path}: AUROC {checks['auroc']:.3f} on the validation split, below 0.5: the model ranks "
+                         f"background above signal. It must return P(class 1), class 1 being label 1 of "
+                         f"custom.data.label (signal); if it returns P(background), wrap it to return 1 - p")
     return model, checks
 
 
