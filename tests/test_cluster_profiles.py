@@ -1,6 +1,7 @@
-"""The cluster profiles (workflow/profiles/slurm, workflow/profiles/htcondor): training and attack
-rules ask for a GPU, and a dry run with each profile, through its real executor plugin, plans the
-whole small workflow with the requested resources.
+"""The cluster profiles (workflow/profiles/slurm, workflow/profiles/htcondor): attack jobs ask for a
+GPU exactly when their attack block sets engine: cuda (training never does), and a dry run with
+each profile, through its real executor plugin, plans the whole small workflow with the requested
+resources.
 
 No HTCondor pool can run here (no Debian package; ../shared/notes/local-slurm.md), so the HTCondor
 profile is checked with a dry run only. Its plugin is not in the `test` extra: the `htcondor` module
@@ -46,11 +47,13 @@ def rule_scripts() -> dict[str, str]:
     return out
 
 
-# Rule scripts that train a model or run an attack: their rules ask for a GPU on clusters.
-GPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversarial_training_retrain",
-               "disco_detector", "attack", "restricted_attack", "adversarial_training_attack"}
-# The others: downloads, data preparation, evaluation of trained models, tables, figures.
-CPU_SCRIPTS = {"download_higgs", "prepare_higgs", "prepare_donut", "download_ttww", "prepare_ttww",
+# Rule scripts that run an attack: their rules ask for a GPU when the attack's engine is cuda (the
+# DisCo attack, attack.py with use_disco, runs on numpy only).
+ATTACK_SCRIPTS = {"attack", "restricted_attack", "adversarial_training_attack"}
+NUMPY_ONLY_RULES = {"disco_attack"}
+# The others: training (no device code), downloads, data preparation, evaluation, tables, figures.
+CPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversarial_training_retrain",
+               "disco_detector", "download_higgs", "prepare_higgs", "prepare_donut", "download_ttww", "prepare_ttww",
                "prepare_ttww_real", "prepare_real_data", "prepare_custom", "import_model", "augmentation_subset", "best_cut", "cross_run_fooling",
                "restricted_metrics", "evaluate_detectors", "augmentation_metrics", "adversarial_training_evaluate",
                "adversarial_training_metrics", "disco_metrics", "verdict", "summary", "plot_point_clouds",
@@ -58,27 +61,39 @@ CPU_SCRIPTS = {"download_higgs", "prepare_higgs", "prepare_donut", "download_ttw
                "plot_augmentation", "plot_adversarial_training", "plot_disco"}
 
 
-def training_and_attack_rules() -> set[str]:
-    """Rules whose script trains a model or runs an attack."""
-    return {rule for rule, script in rule_scripts().items() if script in GPU_SCRIPTS}
+def cuda_attack_rules() -> set[str]:
+    """Rules whose script runs an attack that the cuda engine can run."""
+    return {rule for rule, script in rule_scripts().items() if script in ATTACK_SCRIPTS} - NUMPY_ONLY_RULES
 
 
 def test_every_rule_script_is_classified_gpu_or_cpu():
-    unclassified = set(rule_scripts().values()) - GPU_SCRIPTS - CPU_SCRIPTS
-    assert not unclassified, (f"scripts {sorted(unclassified)}: add each to GPU_SCRIPTS (it trains or attacks; "
-                              "then also to set-resources of workflow/profiles/slurm and htcondor) or to CPU_SCRIPTS")
+    unclassified = set(rule_scripts().values()) - ATTACK_SCRIPTS - CPU_SCRIPTS
+    assert not unclassified, (f"scripts {sorted(unclassified)}: add each to ATTACK_SCRIPTS (it runs an attack; "
+                              "then its rule declares gpu and request_gpus with cuda_gpus) or to CPU_SCRIPTS")
 
 
 @pytest.mark.parametrize("name", ["slurm", "htcondor"])
-def test_training_and_attack_rules_ask_for_a_gpu(name):
+def test_profiles_leave_gpus_to_the_rules(name):
     p = profile(name)
     assert p["executor"] == name
-    gpu_rules = {rule for rule, res in p["set-resources"].items() if res.get(GPU_KEY[name]) == 1}
-    expected = training_and_attack_rules()
-    assert {"train_classifier", "attack", "detector_attack", "train_detector"} <= expected
-    assert gpu_rules == expected, (f"{name}: no GPU for {sorted(expected - gpu_rules)}, "
-                                   f"GPU for {sorted(gpu_rules - expected)}")
-    assert set(p["set-resources"]) <= set(rule_scripts()), "set-resources names a rule that does not exist"
+    asked = {rule for rule, res in (p.get("set-resources") or {}).items() if GPU_KEY[name] in res}
+    assert not asked, f"{name}: set-resources asks for GPUs for {sorted(asked)}; the rules declare them"
+    assert {"attack", "detector_attack", "augmentation_attack"} <= cuda_attack_rules()
+
+
+def cuda_config(wd: Path) -> str:
+    """.test/config.yaml with the donut's attack blocks set to engine: cuda (its adversarial-training
+    test attack is null: the attack study's adversaries)."""
+    cfg = yaml.safe_load((wd / ".test" / "config.yaml").read_text())
+    donut = cfg.setdefault("donut", {})
+    for path in (("attack",), ("detector", "attack"), ("augmentation", "attack"),
+                 ("adversarial_training", "train_attack")):
+        block = donut
+        for key in path:
+            block = block.setdefault(key, {})
+        block["engine"] = "cuda"
+    (wd / "cuda.yaml").write_text(yaml.safe_dump(cfg))
+    return "cuda.yaml"
 
 
 def test_every_rule_declares_threads_mem_and_runtime():
@@ -100,9 +115,11 @@ def dry_run_resources(out: str) -> dict[str, list[str]]:
     return res
 
 
-def check_dry_run(out: str, gpu_resource: str) -> None:
+def check_dry_run(out: str, gpu_resource: str, cuda: bool = False) -> None:
+    """Every job declares memory and runtime; a GPU (``gpu_resource``, e.g. gpu=1) exactly for the
+    attack jobs when ``cuda`` (the config's attack blocks set engine: cuda), else for none."""
     res = dry_run_resources(out)
-    gpu = training_and_attack_rules()
+    gpu = cuda_attack_rules() if cuda else set()
     assert {"train_classifier", "attack", "detector_attack"} <= set(res), sorted(res)
     for rule, lines in res.items():
         if rule == "all":
@@ -138,8 +155,11 @@ def test_htcondor_profile_dry_run(tmp_path, htcondor_pythonpath):
     if htcondor_pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(p for p in [htcondor_pythonpath, env.get("PYTHONPATH")] if p)
     cmd = [str(Path(sys.executable).with_name("snakemake")), "-n", "--profile", "workflow/profiles/htcondor",
-           "--configfile", ".test/config.yaml"]
-    proc = subprocess.run(cmd, cwd=wd, env=env, capture_output=True, text=True, timeout=300)
+           "--configfile"]
+    proc = subprocess.run(cmd + [cuda_config(wd)], cwd=wd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    check_dry_run(proc.stdout + proc.stderr, "request_gpus=1", cuda=True)
+    proc = subprocess.run(cmd + [".test/config.yaml"], cwd=wd, env=env, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     check_dry_run(out, "request_gpus=1")
@@ -157,3 +177,9 @@ def test_slurm_profile_dry_run(tmp_path):
     local = [] if shutil.which("squeue") or shutil.which("sacct") else ["--executor", "local"]
     out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", *local, "--configfile", ".test/config.yaml").stdout
     check_dry_run(out, "gpu=1")
+    out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", *local, "--configfile", cuda_config(wd)).stdout
+    check_dry_run(out, "gpu=1", cuda=True)
+    # a per-rule override on the command line keeps the rule's own GPU request
+    out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", *local, "--configfile", cuda_config(wd),
+              "--set-resources", "attack:mem_mb=8000").stdout
+    check_dry_run(out, "gpu=1", cuda=True)

@@ -27,6 +27,8 @@ rule adversarial_training_test_attack:
     resources:
         mem_mb=by_input_size(2000, 10),
         runtime=by_input_size(60, 1),
+        gpu=cuda_gpus("adversarial_training", "test_attack"),
+        request_gpus=cuda_gpus("adversarial_training", "test_attack"),
     params:
         attack=lambda w: advtrain(w)["test_attack"],
         seed=lambda w: run_seed(w, "adversarial_training_test_attack"),
@@ -55,6 +57,8 @@ rule adversarial_training_attack:
     resources:
         mem_mb=by_input_size(4000, 10),
         runtime=by_input_size(120, 1),
+        gpu=cuda_gpus("adversarial_training", "train_attack"),
+        request_gpus=cuda_gpus("adversarial_training", "train_attack"),
     params:
         attack=lambda w: advtrain(w)["train_attack"],
         attack_events=lambda w: advtrain(w)["attack_events"],

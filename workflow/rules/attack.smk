@@ -20,6 +20,8 @@ rule attack:
     resources:
         mem_mb=by_input_size(2000, 10),
         runtime=by_input_size(60, 1),
+        gpu=cuda_gpus("attack"),
+        request_gpus=cuda_gpus("attack"),
     params:
         attack=lambda w: ds(w)["attack"],
         seed=lambda w: run_seed(w, "attack"),
@@ -98,6 +100,8 @@ rule restricted_attack:
     resources:
         mem_mb=by_input_size(2000, 10),
         runtime=by_input_size(60, 1),
+        gpu=cuda_gpus("attack"),
+        request_gpus=cuda_gpus("attack"),
     params:
         attack=lambda w: ds(w)["attack"],
         seed=lambda w: run_seed(w, "restricted"),

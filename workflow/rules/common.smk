@@ -143,6 +143,21 @@ def adversarial_training_enabled(dataset):
     return config[dataset].get("adversarial_training", {}).get("enabled", False)
 
 
+def cuda_gpus(*block):
+    """A rule resource: the GPUs an attack job needs, 1 when the attack config block at ``block``
+    (keys under the dataset's block) sets ``engine: cuda``, else 0. Declared as both ``gpu``
+    (SLURM plugin: --gpus) and ``request_gpus`` (HTCondor): training and the cpu, numpy and DisCo
+    engines never use a GPU, so no job queues for one it would leave idle."""
+
+    def gpus(wildcards):
+        cfg = ds(wildcards)
+        for key in block:
+            cfg = cfg[key] or {}  # a null attack block runs no attack of its own
+        return 1 if cfg.get("engine") == "cuda" else 0
+
+    return gpus
+
+
 def advtrain(wildcards):
     """The adversarial-training block of the rule's dataset."""
     return ds(wildcards)["adversarial_training"]

@@ -72,6 +72,8 @@ rule augmentation_attack:
     resources:
         mem_mb=by_input_size(2000, 10),
         runtime=by_input_size(60, 1),
+        gpu=cuda_gpus("augmentation", "attack"),
+        request_gpus=cuda_gpus("augmentation", "attack"),
     params:
         attack=lambda w: ds(w)["augmentation"]["attack"],
         seed=lambda w: run_seed(w, "augmentation_attack"),

@@ -22,6 +22,8 @@ rule detector_attack:
     resources:
         mem_mb=by_input_size(2000, 10),
         runtime=by_input_size(60, 1),
+        gpu=cuda_gpus("detector", "attack"),
+        request_gpus=cuda_gpus("detector", "attack"),
     params:
         attack=lambda w: ds(w)["detector"]["attack"],
         seed=lambda w: derived_seed(
