@@ -99,6 +99,28 @@ def test_file_without_published_checksum_is_kept_unverified(portal, tmp_path, ca
     assert "no size or checksum published" in capsys.readouterr().err
 
 
+def test_cached_record_metadata_is_reused_only_for_its_own_url(portal, tmp_path):
+    # the metadata has no checksum: a corrected record_url (or server) must ask again, and a
+    # record whose layout cannot be read is not kept
+    portal.add_record(9582, "TTJets", FILES)
+    portal.content["/api/v2/records/9582"] = portal.content["/api/records/9582"]
+    portal.content["/api/records/9582"] = json.dumps({"metadata": {"files": []}}).encode()  # a layout change
+    with pytest.raises(ValueError, match="lists no file index"):
+        fetch_record(9582, tmp_path / "r", n_files=1, server=portal.server, **FAST)
+    assert not (tmp_path / "r" / "record.json").exists()
+    portal.requests.clear()
+    m = fetch_record(9582, tmp_path / "r", n_files=1, server=portal.server,
+                     record_url="{server}/api/v2/records/{record}", **FAST)
+    assert m["files"][0]["verified"] and portal.requests[0][0] == "/api/v2/records/9582"
+    portal.requests.clear()  # the same URL again: the cached metadata serves, no request at all
+    fetch_record(9582, tmp_path / "r", n_files=1, server=portal.server, record_url="{server}/api/v2/records/{record}",
+                 **FAST)
+    assert portal.requests == []
+    portal.content["/api/records/9582"] = portal.content["/api/v2/records/9582"]
+    fetch_record(9582, tmp_path / "r", n_files=1, server=portal.server, **FAST)  # back to the default URL
+    assert portal.requests[0][0] == "/api/records/9582"
+
+
 def test_record_without_index_and_malformed_index(portal, tmp_path):
     portal.content["/api/records/77"] = json.dumps(
         {"metadata": {"files": [{"uri": f"{EOS_}/x/readme.txt", "size": 3, "checksum": "adler32:1"}]}}).encode()

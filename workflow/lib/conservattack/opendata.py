@@ -175,13 +175,23 @@ def fetch_record(record, dest, *, n_files: int | None, server: str = DEFAULT_SER
             raise DownloadError(f"record {record}: {exc}{_offline_hint(local_option) if exc.offline else ''}",
                                 offline=exc.offline) from exc
 
-    meta_path = fetch(meta_url, dest / "record.json")
+    # The metadata has no checksum, so a cached copy is reused only for the URL it came from
+    # (noted beside it): a corrected server or record_url asks again.
+    meta_path, meta_source = dest / "record.json", dest / "record.json.url"
+    if meta_path.exists() and (not meta_source.is_file() or meta_source.read_text(encoding="utf-8") != meta_url):
+        meta_path.unlink()
+    fetch(meta_url, meta_path)
+    meta_source.write_text(meta_url, encoding="utf-8")
     try:
         record_json = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         meta_path.unlink()  # not cached: the next call asks again
         raise ValueError(f"{meta_url}: record {record} metadata is not JSON ({exc})") from exc
-    indexes = record_indexes(record_json, record, meta_url)
+    try:
+        indexes = record_indexes(record_json, record, meta_url)
+    except ValueError:
+        meta_path.unlink()  # a layout this code cannot read is not kept either
+        raise
 
     def index_file(entry):
         url = index_url.format(server=server, record=record, name=entry["name"])
