@@ -181,6 +181,11 @@ class WrongShape(torch.nn.Module):
         return torch.sigmoid(x)
 
 
+class ReturnsPair(torch.nn.Module):
+    def forward(self, x: torch.Tensor):
+        return torch.sigmoid(x[:, 0]), x
+
+
 class Swapped(torch.nn.Module):
     """P(background) where P(signal) is expected: RawModel's 1 - p."""
 
@@ -268,6 +273,13 @@ def test_bad_user_models_are_named(tmp_path):
         import_model(scripted(WrongShape(), tmp_path / "wrong.pt"), scaler, X, y)
     with pytest.raises(ValueError, match=r"big.pt: the model fails .*expected P\(class 1\) in \[0, 1\]"):
         import_model(scripted(NotAProbability(), tmp_path / "big.pt"), scaler, X, y)
+    with pytest.raises(ValueError, match=r"pair.pt: cannot put the model behind the workflow's scaling .*return one "
+                                         r"tensor, P\(class 1\) \(Return value was annotated as having type Tensor"):
+        import_model(scripted(ReturnsPair(), tmp_path / "pair.pt"), scaler, X, y, "raw")
+    with pytest.raises(ValueError, match=r"three.pt: the model fails on 2 features .*: RuntimeError: mat1 and mat2 "
+                                         r"shapes cannot be multiplied \(50x2 and 3x1\)$"):  # the cause, no traceback
+        import_model(scripted(torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Sigmoid()), tmp_path / "three.pt"),
+                     scaler, X, y)
     with pytest.raises(ValueError, match=r"swapped.pt: AUROC 0.000 on the validation split, below 0.5"):
         import_model(scripted(Swapped(), tmp_path / "swapped.pt"), scaler, X, (df.pt > 100).astype(int).to_numpy())
     save_model(PaperMLP(2), tmp_path / "state.pt", {})

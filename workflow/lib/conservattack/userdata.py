@@ -264,6 +264,14 @@ def load_user_model(path) -> torch.jit.ScriptModule:
                          f"path) or torch.jit.trace ({type(exc).__name__}: {exc})") from exc
 
 
+def _cause(exc: Exception, last: bool = True) -> str:
+    """A TorchScript error's cause without the scripted code it quotes: the last non-empty line
+    of the message (a run-time error: the Python-level error is there) or the first (a compile
+    error: the code follows it)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if last else lines[0]) if lines else type(exc).__name__
+
+
 def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray, inputs: str = "raw"):
     """The user's TorchScript model wrapped to take scaled features (``inputs`` ``raw``: it expects
     physical units; ``scaled``: it expects the workflow's min-max scaled features as they are),
@@ -276,7 +284,12 @@ def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray
         head = logit_head(user)
         wrapper = (ScaledInputModel(user, scaler.lo, scaler.hi) if head is None
                    else ScaledInputModelWithLogit(user, head, scaler.lo, scaler.hi))
-        model = torch.jit.script(wrapper).eval()
+        try:
+            model = torch.jit.script(wrapper).eval()
+        except Exception as exc:  # noqa: BLE001 - TorchScript's compile error, re-raised with the file named
+            raise ValueError(f"{path}: cannot put the model behind the workflow's scaling (custom.model.inputs: raw): "
+                             f"its forward must take one float tensor (events x features) and return one tensor, "
+                             f"P(class 1) ({_cause(exc, last=False)})") from exc
     elif inputs == "scaled":
         model = user
     else:
@@ -285,7 +298,7 @@ def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray
         p = predict_proba(model, X_scaled)
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
         raise ValueError(f"{path}: the model fails on {X_scaled.shape[1]} features ({len(scaler.features)} "
-                         f"configured: {list(scaler.features)}; inputs: {inputs}): {exc}") from exc
+                         f"configured: {list(scaler.features)}; inputs: {inputs}): {_cause(exc)}") from exc
     checks = {"events": len(p), "auroc": float(roc_auc_score(y, p)) if len(set(y)) == 2 else float("nan"),
               "accuracy": float(((p >= 0.5) == (y == 1)).mean())}
     if checks["auroc"] < 0.5:  # "correct" and "fooled" would mean their opposites
