@@ -306,6 +306,8 @@ def test_config_checks(tmp_path):
         check_custom_config({**ok, "real_data": str(tmp_path / "real.dat")})
     with pytest.raises(ValueError, match=r"config custom.data.path: .*ev.csv: cannot open as a ROOT file"):
         check_custom_config({**ok, "data": {**ok["data"], "format": "root"}})
+    with pytest.raises(ValueError, match=r"config custom.data.units: \['eta'\] are not features"):
+        check_custom_config({**ok, "data": {**ok["data"], "units": {"pt": "GeV", "eta": ""}}})
     with pytest.raises(FileNotFoundError, match=r"config custom.real_data: .* is a directory, not a file"):
         check_custom_config({**ok, "real_data": str(tmp_path)})
     with pytest.raises(ValueError, match="custom.data.path: name your events file"):

@@ -50,7 +50,9 @@ class MinMaxScaler:
         lo, hi = X.min(axis=0), X.max(axis=0)
         const = [f for f, a, b in zip(features, lo, hi) if a == b]
         if const:
-            raise ValueError(f"feature(s) {const} are constant on the training split; cannot min-max scale")
+            raise ValueError(f"feature(s) {const} are constant on the training split; cannot min-max scale. A "
+                             f"constant feature carries nothing for the classifier: drop it from the features "
+                             f"(for your own data, custom.data.features)")
         return cls(tuple(features), tuple(lo.tolist()), tuple(hi.tolist()))
 
     def transform(self, X) -> np.ndarray:
