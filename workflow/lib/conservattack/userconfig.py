@@ -21,12 +21,12 @@ def check_custom_config(cfg) -> None:
             what = "is a directory, not a file" if Path(path).is_dir() else "does not exist"
             raise FileNotFoundError(f"config {key}: {path} {what}")
     features, label = list(data["features"]), data.get("label", "label")
-    unknown = sorted(set(data.get("units") or {}) - set(features))
-    if unknown:
-        raise ValueError(f"config custom.data.units: {unknown} are not features (custom.data.features: {features})")
     _check_columns("custom.data.path", data["path"], data.get("format", "auto"), data.get("tree"), features + [label])
     if cfg.get("real_data"):
         _check_columns("custom.real_data", cfg["real_data"], "auto", cfg.get("real_tree") or data.get("tree"), features)
+    unknown = sorted(set(data.get("units") or {}) - set(features))
+    if unknown:
+        raise ValueError(f"config custom.data.units: {unknown} are not features (custom.data.features: {features})")
 
 
 def _check_columns(key: str, path, fmt: str, tree, columns) -> None:
