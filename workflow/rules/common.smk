@@ -144,10 +144,11 @@ def adversarial_training_enabled(dataset):
 
 
 def cuda_gpus(*block):
-    """A rule resource: the GPUs an attack job needs, 1 when the attack config block at ``block``
-    (keys under the dataset's block) sets ``engine: cuda``, else 0. Declared as both ``gpu``
-    (SLURM plugin: --gpus) and ``request_gpus`` (HTCondor): training and the cpu, numpy and DisCo
-    engines never use a GPU, so no job queues for one it would leave idle."""
+    """The GPUs an attack job asks for, as a resource of its rule, 1 when the attack config
+    block at ``block`` (keys under the dataset's block) sets ``engine: cuda``, else 0. Declared
+    as both ``gpu`` (SLURM plugin, --gpus) and ``request_gpus`` (HTCondor). Training and the
+    cpu, numpy and DisCo engines never use a GPU, so no job queues for one it would leave idle.
+    (Snakemake's lint reads "rule", a space and a colon on one line as a rule.)"""
 
     def gpus(wildcards):
         cfg = ds(wildcards)
