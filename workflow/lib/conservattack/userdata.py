@@ -118,10 +118,10 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
     (and the columns present).
     """
     path, columns = Path(path), list(columns)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     kind = file_format(path, fmt)
     if kind == "root":
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such file")
         return _read_root(path, columns, tree)
     _check_columns(path, columns, column_names(path, kind))
     try:
