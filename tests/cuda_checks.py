@@ -14,7 +14,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import correlated_unit_data, model_labels, small_model  # noqa: E402
-from conservattack import AttackParams, attack, cuda_engine  # noqa: E402
+from conservattack import AttackParams, attack, attacks, cuda_engine  # noqa: E402
 from conservattack.attacks import _ConservAttack  # noqa: E402
 from conservattack.inference import loss_gradient_sign  # noqa: E402
 
@@ -54,14 +54,16 @@ def check_batched_semantics(model, X, y, params):
     """One batch holding every event, chosen on the GPU in three slices: each feature ends at the
     reference engine's choice against the statistics before any move, or, where applying it in
     event order would break a per-move limit (``use_no_change``), at its old value; the first
-    event's moves are never dropped."""
+    event's moves are never dropped. The events' draws are made in two chunks, which must not cut
+    the batch."""
     params = AttackParams(**{**params.to_dict(), "n_iterations": 1})
-    pipeline_events = cuda_engine.PIPELINE_EVENTS
+    pipeline_events, visit_events = cuda_engine.PIPELINE_EVENTS, attacks.CUDA_VISIT_EVENTS
     cuda_engine.PIPELINE_EVENTS = -(-len(X) // 3)  # the batch goes to the GPU in three slices
+    attacks.CUDA_VISIT_EVENTS = -(-len(X) // 2)  # and is larger than the draw chunk
     try:
         res = attack(model, X, y, params, progress=False, engine="cuda", batch_events=len(X))
     finally:
-        cuda_engine.PIPELINE_EVENTS = pipeline_events
+        cuda_engine.PIPELINE_EVENTS, attacks.CUDA_VISIT_EVENTS = pipeline_events, visit_events
     ref = _ConservAttack(model, X.copy(), y, np.zeros(len(X), bool), params, engine="numpy")
     signs = loss_gradient_sign(model, X, y)
     expected = np.stack([ref.choose(X[i], signs[i]) for i in range(len(X))])

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conservattack import AttackParams, ParameterError, attack
+from conservattack.attacks import CUDA_VISIT_EVENTS, cuda_visit_chunk
 from conservattack.cuda_engine import SIMULATOR, available
 
 from cuda_checks import MODES, check_batched_semantics, check_exact_matches_cpu, problem
@@ -66,6 +67,18 @@ def test_batch_events_needs_the_cuda_engine(small_problem):
     with pytest.raises(ParameterError, match="batch_events must be an integer >= 0"):
         attack(model, X, y, {"min_change": 0.01, "step": 0.01}, engine="cpu", batch_events=-1, progress=False)
 
+
+
+@pytest.mark.parametrize("batch", [0, 1, 1000, 32768, 65536, 100_000, 300_000])
+def test_gpu_visits_go_in_whole_batches_of_any_size(batch):
+    # A batch larger than the draw chunk used to be cut at the chunk: B = 100,000 ran as
+    # batches of 65,536 and 34,464 without a word.
+    chunk = cuda_visit_chunk(batch)
+    if batch <= 1:
+        assert chunk == CUDA_VISIT_EVENTS
+    else:
+        assert chunk % batch == 0 and chunk >= batch
+        assert chunk <= max(batch, CUDA_VISIT_EVENTS)
 
 @gpu
 @pytest.mark.parametrize("mode", sorted(MODES))

@@ -326,10 +326,11 @@ class _ConservAttack:
             bar.update(events.size)
         return int(moved)
 
-    def _visit_cuda(self, visit, signs, bar, chunk: int = 65536) -> int:
+    def _visit_cuda(self, visit, signs, bar) -> int:
         from .cuda_engine import GpuIteration
 
         gpu = GpuIteration(self, self.batch_events)
+        chunk = cuda_visit_chunk(self.batch_events)
         for start in range(0, visit.size, chunk):
             events = visit[start : start + chunk]
             gpu.visit(events, signs[start : start + chunk], *self._draws(events.size))
@@ -355,6 +356,20 @@ class _ConservAttack:
     def _ratio(self) -> float:
         targeted = ~self.mask
         return float(self.fooled[targeted].mean()) if targeted.any() else float("nan")
+
+
+# Events whose step sizes and uniforms are drawn at once for the GPU: bounds the draws' memory
+# (m x d x num_candidates floats) on million-event sets.
+CUDA_VISIT_EVENTS = 65536
+
+
+def cuda_visit_chunk(batch_events: int) -> int:
+    """Events per call of the GPU engine's ``visit``: about ``CUDA_VISIT_EVENTS``, and in batched
+    mode (``batch_events`` B > 1) a whole number of batches, at least one. So every batch holds B
+    events, the iteration's last one excepted, however large B is."""
+    if batch_events <= 1:
+        return CUDA_VISIT_EVENTS
+    return batch_events * max(1, CUDA_VISIT_EVENTS // batch_events)
 
 
 def resolve_engine(engine: str) -> str:
