@@ -15,7 +15,8 @@ from conservattack.opendata import (fetch_record, fetch_records, manifest_files,
 from opendata_portal import FakePortal
 
 FAST = {"retries": 2, "backoff": 0.01, "timeout": 5, "progress": False}
-FILES = {f"file{k}.root": bytes([k]) * (5000 + 1000 * k) for k in range(5)}
+# each starts like a ROOT file (what an unverified download is checked for)
+FILES = {f"file{k}.root": b"root" + bytes([k]) * (5000 + 1000 * k) for k in range(5)}
 
 
 @pytest.fixture
@@ -97,6 +98,19 @@ def test_file_without_published_checksum_is_kept_unverified(portal, tmp_path, ca
     m = fetch_record(5, tmp_path, n_files=2, server=portal.server, **FAST)
     assert [f["verified"] for f in m["files"]] == [False, False]
     assert "no size or checksum published" in capsys.readouterr().err
+
+
+def test_unverified_file_that_is_not_root_is_refused_and_removed(portal, tmp_path):
+    # a portal answering 200 with an HTML page for a file the indexes publish no checksum for
+    page = b"<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>"
+    portal.add_record(5, "B", {"file0.root": FILES["file0.root"], "file1.root": page}, json_index=False)
+    with pytest.raises(DownloadError, match=r"record 5: .*/B/AODSIM/file1.root sent a file that is not a ROOT "
+                                            r"file \(it starts with b'<!DOCTYPE html.*an HTML page"):
+        fetch_record(5, tmp_path, n_files=2, server=portal.server, **FAST)
+    assert (tmp_path / "file0.root").exists() and not (tmp_path / "file1.root").exists()
+    portal.content["/eos/opendata/cms/B/AODSIM/file1.root"] = FILES["file1.root"]  # the portal is back
+    m = fetch_record(5, tmp_path, n_files=2, server=portal.server, **FAST)
+    assert (tmp_path / "file1.root").read_bytes() == FILES["file1.root"] and not m["files"][1]["verified"]
 
 
 def test_cached_record_metadata_is_reused_only_for_its_own_url(portal, tmp_path):

@@ -155,7 +155,8 @@ def fetch_record(record, dest, *, n_files: int | None, server: str = DEFAULT_SER
     Files come in index order (the record's .txt indexes in the order it lists them, each file's
     lines in order). ``checksums="json_index"`` takes each file's size and adler32 from the
     record's .json indexes and refuses a file that does not match; a file they do not list is
-    kept unverified (``verified`` False, and a note on stderr); ``"none"`` verifies nothing.
+    kept unverified (``verified`` False, and a note on stderr) as long as a ``.root`` one starts
+    like a ROOT file; ``"none"`` verifies nothing but that.
     Failures raise DownloadError (``offline`` when no server answered; its message then names
     ``local_option``) or ValueError (malformed record or index, naming the file).
     """
@@ -228,9 +229,32 @@ def fetch_record(record, dest, *, n_files: int | None, server: str = DEFAULT_SER
             print(f"record {record}: no size or checksum published for {uri}; kept unverified", file=sys.stderr)
         url = mirror_url(uri, server)
         path = fetch(url, dest / name, size=checks["size"], adler32=checks["adler32"])
+        if not verified:
+            _refuse_non_root(path, url, record)
         files.append({"uri": uri, "url": url, "path": str(path), "size": path.stat().st_size,
                       "adler32": checks["adler32"], "verified": verified})
     return {"record": record, "record_url": meta_url, "indexes": used, "listed": len(listed), "files": files}
+
+
+# A ROOT file starts with these bytes (TFile header).
+ROOT_MAGIC = b"root"
+
+
+def _refuse_non_root(path: Path, url: str, record) -> None:
+    """An unverified ``.root`` download must at least be a ROOT file: a portal or proxy that
+    answers with an HTML page (a login, an error, a maintenance notice) and status 200 would
+    otherwise be kept, and fail much later in the reader. It is removed, so a re-run asks again."""
+    if path.suffix != ".root":
+        return
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(ROOT_MAGIC):
+        return
+    path.unlink()
+    markup = head.lstrip().startswith(b"<")
+    raise DownloadError(f"record {record}: {url} sent a file that is not a ROOT file (it starts with {head[:40]!r}"
+                        f"{': an HTML page or other markup' if markup else ''}); it has no published checksum, so this is all that "
+                        f"can be checked. {path} was removed; run again later, or point the config at a local copy")
 
 
 def fetch_records(records: Sequence, dest, *, n_files: int | None, **kwargs) -> dict:
