@@ -94,6 +94,25 @@ def test_missing_column_stops_with_file_column_and_columns_present(tmp_path):
     assert not (wd / "results" / "custom").exists(), "no partial output"
 
 
+def test_bad_value_in_real_data_stops_before_any_attack(tmp_path):
+    # The real data's values are read by prepare_real_data, which needs the simulation's scaler;
+    # it runs as soon as it can (priority), so a NaN there stops the workflow before the attacks.
+    wd = copy_workflow(tmp_path)
+    cfg = yaml.safe_load((wd / EXAMPLE).read_text())
+    lines = (wd / cfg["custom"]["real_data"]).read_text().splitlines()
+    lines[5] = "nan," + lines[5].split(",", 1)[1]  # data row 4
+    (wd / "real_nan.csv").write_text("\n".join(lines) + "\n")
+    cfg["custom"]["real_data"] = "real_nan.csv"
+    (wd / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    proc = smk(wd, "--configfile", "bad.yaml", "--cores", "1", check=False)
+    message = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "real_nan.csv: column 'px' has 1 NaN or infinite value(s), first at row 4" in message, message[-3000:]
+    d = wd / "results" / "custom"
+    assert not (d / "data" / "real.parquet").exists(), "no partial output"
+    assert not list(d.glob("runs/*/attack*")) and not list(d.glob("runs/*/*adversarial*")), "attacks ran first"
+
+
 def test_model_with_wrong_output_stops_naming_the_model(tmp_path):
     class PerFeature(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -80,6 +80,9 @@ rule prepare_real_data:
         "results/{dataset}/logs/prepare_real_data.log",
     conda:
         "../../envs/conservattack.yaml"
+    # first once its inputs exist: a bad value in the real data (NaN, a missing-value marker)
+    # stops the run before hours of attacks rather than after them
+    priority: 50
     threads: 1
     resources:
         mem_mb=by_input_size(2000, 10),
