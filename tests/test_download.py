@@ -23,7 +23,8 @@ FAST = {"retries": 2, "backoff": 0.01, "timeout": 5, "progress": False}
 
 class Handler(BaseHTTPRequestHandler):
     """GET /<mode>/<name>: ok (honours Range), drop (first reply stops halfway and closes),
-    norange (ignores Range, always 200), corrupt (flipped bytes), missing (404)."""
+    norange (ignores Range, always 200), offset (answers Range with a 206 from byte 0, once),
+    corrupt (flipped bytes), missing (404)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -50,6 +51,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+        if mode == "offset" and start is not None and srv.drops_left > 0:
+            srv.drops_left -= 1
+            start = 0  # a partial answer, but not the part that was asked for
         cut = mode == "drop" and srv.drops_left > 0
         srv.drops_left -= cut
         send_body(self, body, start, cut)
@@ -97,6 +101,16 @@ def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
     dest = download(f"{server.base}/norange/data.bin", tmp_path / "data.bin", **checks(), **FAST)
     assert dest.read_bytes() == PAYLOAD
     assert server.requests == [("/norange/data.bin", "bytes=25-")]  # asked to resume, got 200
+
+
+def test_partial_answer_from_the_wrong_offset_is_not_appended(server, tmp_path):
+    # 206 for "bytes=1000-" whose Content-Range starts at 0: appending it would double the
+    # first 1000 bytes, which nothing would catch in a download without size or checksum; the
+    # partial file is dropped instead and the next attempt starts clean
+    (tmp_path / "data.bin.part").write_bytes(PAYLOAD[:1000])
+    dest = download(f"{server.base}/offset/data.bin", tmp_path / "data.bin", **FAST)
+    assert dest.read_bytes() == PAYLOAD
+    assert [r[1] for r in server.requests] == ["bytes=1000-", None]
 
 
 def test_resumed_stale_part_gets_one_clean_restart(server, tmp_path):
