@@ -17,10 +17,10 @@ with logged(snakemake.log[0]):
     inp = snakemake.input
     X_clean, _ = features_and_labels(read_parquet(inp.clean_train), features)
     _, X_adv, _, fooled = split_adversaries(read_parquet(inp.adv_train), features)
-    X_tr, y_tr, w_tr = detector_training_set(X_clean, X_adv, fooled)
+    X_tr, y_tr, w_tr = detector_training_set(X_clean, X_adv, fooled, inp.adv_train)
     X_clean, _ = features_and_labels(read_parquet(inp.clean_val), features)
     _, X_adv, _, fooled = split_adversaries(read_parquet(inp.adv_val), features)
-    X_va, y_va, w_va = detector_training_set(X_clean, X_adv, fooled)
+    X_va, y_va, w_va = detector_training_set(X_clean, X_adv, fooled, inp.adv_val)
     print(f"training: {int(y_tr.sum())} clean, {int((y_tr == 0).sum())} fooled adversaries")
     model, metrics = train_classifier(X_tr, y_tr, X_va, y_va, TrainingConfig.from_config(p.training), seed=p.seed,
                                       weights_train=w_tr, weights_val=w_va, shuffle_seed=p.shuffle_seed,

@@ -15,6 +15,7 @@ from conservattack.detection import (
     corrected_fooling_ratio,
     operating_point,
     detector_efficiency,
+    detector_training_set,
     poisson_log_tail,
     repeated_misclassification,
     verdict,
@@ -75,6 +76,16 @@ def test_class_balance_weights_by_hand():
     w = class_balance_weights(y)
     assert w[y].sum() == pytest.approx(w[~y].sum()) == pytest.approx(101 / 2)
     assert w.mean() == pytest.approx(1.0)
+
+
+def test_detector_training_set_labels_clean_1_and_fooled_adversaries_0():
+    clean, adv = np.zeros((3, 2)), np.ones((4, 2))
+    X, y, w = detector_training_set(clean, adv, [True, False, True, False])
+    assert X.shape == (5, 2) and (X[3:] == 1).all() and y.tolist() == [1, 1, 1, 0, 0]
+    np.testing.assert_allclose(w, class_balance_weights(y))
+    with pytest.raises(ValueError, match=r"no fooled adversary to train the detector on in adv_val.parquet: the "
+                                         r"attack fooled none of its 4 attacked event\(s\).*give the study more events"):
+        detector_training_set(clean, adv, [False] * 4, "adv_val.parquet")
 
 
 def test_class_balance_weights_needs_both_classes():

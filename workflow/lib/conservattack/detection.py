@@ -314,18 +314,22 @@ def verdict(corrected_fr: float, systematics_budget: float, flag_rate_real: floa
     return "\n".join(lines) + "\n"
 
 
-def detector_training_set(X_clean, X_adv, fooled):
+def detector_training_set(X_clean, X_adv, fooled, source: str = "the adversaries"):
     """Clean events (label 1) and the fooled adversaries (label 0) with class-balance weights.
 
     Returns (X, y, weights). The workflow passes every clean event of the split (both classes),
     so that an adversary is told apart from real events of either class, and the adversaries that
-    fool the classifier.
+    fool the classifier. None fooled is an error naming ``source`` (the adversaries' file).
     """
     X_clean = np.asarray(X_clean, np.float64)
     fooled = _flags("fooled", _vector("fooled", fooled))
     X_adv = np.asarray(X_adv, np.float64)[fooled]
     if len(X_adv) == 0:
-        raise ValueError("no fooled adversary to train the detector on: the attack fooled no event")
+        raise ValueError(
+            f"no fooled adversary to train the detector on in {source}: the attack fooled none of its "
+            f"{len(fooled)} attacked event(s). The detector needs fooled adversaries in both its training and "
+            f"its validation split: give the study more events, or a stronger detector attack (more "
+            f"iterations, looser per-move limits in the dataset's detector.attack.params)")
     X = np.vstack([X_clean, X_adv])
     y = np.r_[np.ones(len(X_clean), np.int64), np.zeros(len(X_adv), np.int64)]
     return X, y, class_balance_weights(y)
