@@ -14,7 +14,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import correlated_unit_data, model_labels, small_model  # noqa: E402
-from conservattack import AttackParams, attack, attacks, cuda_engine  # noqa: E402
+from conservattack import AttackParams, attack, attacks, bench, cuda_engine  # noqa: E402
 from conservattack.attacks import _ConservAttack  # noqa: E402
 from conservattack.inference import loss_gradient_sign  # noqa: E402
 
@@ -141,7 +141,20 @@ def main() -> int:
         assert kept < 1.0 or not crowded, "the crowded case must drop moves, or it checks nothing of the sort"
         print(f"batched: moves are the reference choices against the batch's statistics, applied in order "
               f"({kept:.0%} kept)", flush=True)
+    check_bench_rows_on_cuda()
+    print("bench: the --device cuda rows (cpu, cuda, cuda-batch) with their deviation fields", flush=True)
     return 0
+
+
+def check_bench_rows_on_cuda():
+    """The benchmark's ``--device cuda`` path end to end on a tiny case (the rows a GPU session
+    records; its timings mean nothing in the simulator)."""
+    rows = bench.run("donut", 12, ["cpu", "cuda"], device="cuda", iterations=1, batches=[6], allow_simulator=True)
+    assert [r["engine"] for r in rows] == ["cpu", "cuda", "cuda-batch"]
+    exact, batched = rows[1], rows[2]
+    assert exact["identical_values"] == 1.0 and exact["dev_fooling_ratio"] == 0.0
+    assert batched["batch_events"] == 6 and batched["batch_registers"] == cuda_engine.BATCH_REGISTERS
+    assert {"dev_jsd_mean", "dev_relative_fn", "gpu_wait_seconds", "host_apply_seconds", "speedup_vs_cpu"} <= set(batched)
 
 
 if __name__ == "__main__":

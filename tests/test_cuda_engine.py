@@ -31,6 +31,7 @@ def test_kernels_in_cuda_simulator():
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count("identical to the cpu engine") == len(MODES) + 1  # and the pruned case
     assert out.stdout.count("applied in order") == 2
+    assert "bench: the --device cuda rows" in out.stdout
 
 
 def test_kernels_compile_for_sm90_with_the_promised_resources():

@@ -149,18 +149,21 @@ def problem(case: str, n: int, seed: int = 0, iterations: int | None = None, dev
 
 
 def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0,
-        iterations: int | None = None, batches=(), emit=None):
-    """The benchmark rows; ``emit(row)`` is called as each row is complete (the CLI prints them)."""
+        iterations: int | None = None, batches=(), emit=None, allow_simulator: bool = False):
+    """The benchmark rows; ``emit(row)`` is called as each row is complete (the CLI prints them).
+    ``allow_simulator``: let ``device="cuda"`` run in numba's CUDA simulator (the tests' smoke run
+    of this path on tiny sizes; its timings mean nothing)."""
+    from .cuda_engine import SIMULATOR, available
+
     spec = CASES[case]
     d = spec["d"]
     if device == "cuda":
-        from .cuda_engine import SIMULATOR, available
-
-        if not available() or SIMULATOR:
+        if not available() or (SIMULATOR and not allow_simulator):
             raise SystemExit("--device cuda: numba finds no CUDA GPU here")
     elif "cuda" in engines or batches:
         raise SystemExit("the cuda engine and --batch need --device cuda")
-    params, X, model, y = problem(case, n, seed, iterations, device)
+    simulated = device == "cuda" and SIMULATOR
+    params, X, model, y = problem(case, n, seed, iterations, "cpu" if simulated else device)
     warm = AttackParams(**{**spec["params"], "n_iterations": 1})
     for engine in {"cpu", "cuda"} & set(engines + (["cuda"] if batches else [])):  # compile outside the timing
         _time_full(engine, model, X[:200], y[:200], warm)
