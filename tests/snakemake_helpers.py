@@ -14,7 +14,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 def copy_workflow(dest: Path) -> Path:
     """Copy what the workflow needs (not results, downloads or caches) into ``dest``."""
-    for name in ("Snakefile", "config.yaml", ".test", "workflow", "scripts", "resources", "envs"):
+    for name in ("Snakefile", "config.yaml", ".test", "workflow", "profiles", "scripts", "resources", "envs"):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__", "data"))

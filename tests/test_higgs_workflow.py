@@ -119,6 +119,10 @@ def test_edited_library_keeps_the_verified_download(tmp_path):
         path = wd / "workflow" / "lib" / "conservattack" / module
         path.write_text(path.read_text() + "\n# edited\n")
     assert planned_jobs(wd, "resources/data/higgs/atlas.csv.gz", "--configfile", cfg) == {}
+    # and the rule's own script: the profiles leave out Snakemake's code trigger
+    script = wd / "scripts" / "download_higgs.py"
+    script.write_text(script.read_text() + "\n# edited\n")
+    assert planned_jobs(wd, "resources/data/higgs/atlas.csv.gz", "--configfile", cfg) == {}
 
 
 def test_missing_local_folder_is_named(tmp_path):

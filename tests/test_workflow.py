@@ -83,6 +83,12 @@ def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
         "plot_attack_run": 1, "plot_runs": 1, "plot_point_clouds": 1, "plot_detector": 1,
         "plot_detector_point_clouds": 1, "plot_augmentation": 1, "plot_adversarial_training": 1, "all": 1}
     smk(wd, "--configfile", ".test/config.yaml", "-q")
+    # a rule's script is one of its inputs: editing it re-runs that rule by mtime (the profile
+    # turns Snakemake's code trigger off) and what reads its output
+    with open(wd / "scripts" / "plot_runs.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {"plot_runs": 1, "all": 1}
+    smk(wd, "--configfile", ".test/config.yaml", "-q")
     before = planned_jobs(wd, "--configfile", ".test/config.yaml", "--forceall")
     with open(wd / "workflow/lib/conservattack/models.py", "a") as fh:
         fh.write("\n# an edit\n")
