@@ -2,6 +2,7 @@
 (statistics from scratch before every event) equal within rounding. Plus degenerate inputs, the
 gradient sign of saturated models, and the benchmark's output format."""
 
+import copy
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy.spatial.distance import jensenshannon
 from conservattack import AttackParams, attack, kernels, plots
 from conservattack.attacks import _ConservAttack
 from conservattack.bench import main as bench_main
-from conservattack.inference import loss_gradient_sign
+from conservattack.inference import loss_gradient_sign, predict_proba
 from conservattack.metrics import jsd_per_feature
 from conservattack.stats import bin_edges, comoment_matrix
 from conftest import correlated_unit_data, model_labels, small_model
@@ -180,6 +181,21 @@ def test_gradient_sign_of_a_saturated_sigmoid():
                                                     reduction="sum")
     (g,) = torch.autograd.grad(loss, xt)
     np.testing.assert_array_equal(loss_gradient_sign(model, X, y), np.where(g.numpy() >= 0, 1.0, -1.0))
+
+
+def test_a_float64_model_is_evaluated_in_float64(small_problem):
+    # inputs follow the model's dtype: a model.double() used to fail inside torch ("mat1 and mat2
+    # must have the same dtype"); in float64 it sees the attacked values unrounded
+    model, X, y = small_problem
+    double = copy.deepcopy(model).double()
+    x = torch.tensor(X, dtype=torch.float64)
+    with torch.no_grad():
+        expected = double(x).numpy().ravel()
+    np.testing.assert_array_equal(predict_proba(double, X), expected)
+    assert not np.array_equal(predict_proba(model, X), expected)  # float32 rounds differently
+    res = attack(double, X, y, {"min_change": 0.01, "step": 0.02, "n_iterations": 2, "num_bins": 10},
+                 engine="cpu", progress=False)
+    assert res.fooled.any() and np.isfinite(res.X_adv).all()
 
 
 @pytest.mark.parametrize("case", ["higgs", "donut"])

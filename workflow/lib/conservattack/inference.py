@@ -14,18 +14,28 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def model_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The floating dtype the model's inputs are given in: that of its first floating parameter
+    (float64 for a ``model.double()``), float32 without one (the paper's MLP is float32)."""
+    for p in model.parameters():
+        if p.dtype.is_floating_point:
+            return p.dtype
+    return torch.float32
+
+
 def predict_proba(model: torch.nn.Module, X, batch_size: int = BATCH) -> np.ndarray:
-    """P(class 1) per event as float64, the model evaluated in float32 in eval mode.
+    """P(class 1) per event as float64, the model evaluated in eval mode in its own floating dtype
+    (``model_dtype``: float32 for the paper's MLP).
 
     Raises ValueError when the model does not return one probability in [0, 1] per event.
     """
     model.eval()
-    device = model_device(model)
+    device, dtype = model_device(model), model_dtype(model)
     X = np.asarray(X)
     out = np.empty(len(X), dtype=np.float64)
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            xb = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32, device=device)
+            xb = torch.as_tensor(X[start : start + batch_size], dtype=dtype, device=device)
             out[start : start + len(xb)] = _probabilities(model(xb), len(xb)).double().cpu().numpy()
     return out
 
@@ -91,15 +101,16 @@ def loss_gradient_sign(model: torch.nn.Module, X, y, batch_size: int = BATCH) ->
     so the sign is that of (1 - 2y) dz/dx with z the logit before a final sigmoid. Using z
     avoids the float32 saturation of the sigmoid (p == 1.0 from z ~ 17 on), which would make the
     gradient exactly zero for confidently classified events. Models without a recognisable final
-    sigmoid (``logit_head``) use dp/dx instead.
+    sigmoid (``logit_head``) use dp/dx instead. Inputs are given in the model's dtype
+    (``model_dtype``).
     """
     model.eval()
     head = logit_head(model)
-    device = model_device(model)
+    device, dtype = model_device(model), model_dtype(model)
     X = np.asarray(X)
     signs = np.empty(X.shape, dtype=np.float64)
     for start in range(0, len(X), batch_size):
-        xb = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32, device=device)
+        xb = torch.as_tensor(X[start : start + batch_size], dtype=dtype, device=device)
         xb.requires_grad_(True)
         out = head(xb).reshape(-1) if head is not None else _probabilities(model(xb), len(xb))
         (grad,) = torch.autograd.grad(out.sum(), xb)  # events are independent in eval mode
