@@ -74,6 +74,9 @@ def test_missing_file_and_column_are_named(tmp_path):
     ("twice.csv", "pt,pt,is_sig\n1,2,0\n", r"twice.csv: column name\(s\) \['pt'\] appear more than once in the header"),
     ("surplus.csv", "pt,is_sig\n1,0\n0.5,0.7,1\n2,1\n",
      r"surplus.csv: cannot read as csv \(ParserError: .*Expected 2 fields in line 3, saw 3"),
+    # every row one field longer than the header: pandas would take pt as the index, shifting values
+    ("shifted.csv", "pt,is_sig\n1,0,9\n2,1,8\n", r"shifted.csv: its rows have more fields than the header's 2 columns"),
+    ("trailing.csv", "pt,is_sig\n1,0,\n2,1,\n", r"trailing.csv: its rows have more fields .*a trailing delimiter"),
     ("cut.parquet", None, r"cut.parquet: cannot read as parquet; is it empty, truncated or of another format\?"),
     ("twice.parquet", None, r"twice.parquet: column name\(s\) \['pt'\] appear more than once"),
 ])

@@ -10,6 +10,7 @@ or the model and what was expected.
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -128,8 +129,15 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
         if kind == "parquet":
             return pd.read_parquet(path, columns=columns)
         # every column (with usecols pandas would drop a row's surplus fields without a word), as
-        # text: non-numeric cells are reported with their row by numeric_column
-        return pd.read_csv(path, dtype=str, keep_default_na=False)[columns]
+        # text: non-numeric cells are reported with their row by numeric_column. index_col=False:
+        # when every row has one field more than the header, pandas would otherwise take the first
+        # column as the index and shift every value one column left; it warns instead, an error here
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)[columns]
+    except pd.errors.ParserWarning as exc:
+        raise ValueError(f"{path}: its rows have more fields than the header's {len(column_names(path, kind))} "
+                         f"columns (a trailing delimiter counts as a field); fix the header or the rows") from exc
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
         raise ValueError(f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc})") from exc
 
