@@ -27,7 +27,11 @@ configfile: "config.yaml"
 
 # Validate before any rule is defined or run: unknown keys and wrong types stop here. A block
 # given in part keeps its documented per-dataset defaults for the keys it leaves out.
-config.update(checked_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"))
+config.update(
+    checked_config(
+        config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+    )
+)
 
 
 # Downloads run where snakemake runs (a cluster's submit node), not as cluster jobs: compute
@@ -62,4 +66,6 @@ rule all:
 
 # HTCondor takes a job's memory only from htcondor_request_mem_mb (the executor plugin ignores
 # mem_mb): every rule states its mem_mb there too, so no cluster profile needs its own estimate.
-mirror_memory_for_htcondor(workflow.rules, workflow.resource_settings.overwrite_resources)
+mirror_memory_for_htcondor(
+    workflow.rules, workflow.resource_settings.overwrite_resources
+)

@@ -47,12 +47,16 @@ def mirror_memory_for_htcondor(rules, overwrite_resources):
     replaced: the rule's own mem_mb is the better estimate."""
     for rule_ in rules:
         mem = rule_.resources.get("mem_mb") if rule_.resources is not None else None
-        if mem is None or "htcondor_request_mem_mb" in overwrite_resources.get(rule_.name, {}):
+        if mem is None or "htcondor_request_mem_mb" in overwrite_resources.get(
+            rule_.name, {}
+        ):
             continue
         if mem.is_evaluable():
 
             def same_as_mem_mb(wildcards, input, attempt, threads, mem=mem):
-                return mem.evaluate(wildcards, input=input, attempt=attempt, threads=threads).value
+                return mem.evaluate(
+                    wildcards, input=input, attempt=attempt, threads=threads
+                ).value
 
             rule_.resources["htcondor_request_mem_mb"] = same_as_mem_mb
         else:
@@ -262,7 +266,11 @@ def study_inputs(enabled, pattern):
     says the dataset runs that study, else no file."""
 
     def inputs(wildcards):
-        return [pattern.format(dataset=wildcards.dataset)] if enabled(wildcards.dataset) else []
+        return (
+            [pattern.format(dataset=wildcards.dataset)]
+            if enabled(wildcards.dataset)
+            else []
+        )
 
     return inputs
 

@@ -32,6 +32,7 @@ rule prepare_donut:
 
 rule download_higgs:
     """Download CERN Open Data record 328 with retries and resume; refuse an unverified file."""
+
     # ancient: the output is fixed by its checksum, so an edited downloader must not re-run the
     # rule (Snakemake would delete the verified data first and re-run the study after it)
     input:

@@ -78,11 +78,11 @@ rule prepare_real_data:
         "results/{dataset}/data/real.parquet",
     log:
         "results/{dataset}/logs/prepare_real_data.log",
-    conda:
-        "../../envs/conservattack.yaml"
     # first once its inputs exist: a bad value in the real data (NaN, a missing-value marker)
     # stops the run before hours of attacks rather than after them
     priority: 50
+    conda:
+        "../../envs/conservattack.yaml"
     threads: 1
     resources:
         mem_mb=by_input_size(2000, 10),
@@ -192,7 +192,9 @@ rule plot_detector_point_clouds:
     params:
         numbers=report_numbers,
         threshold=lambda w: ds(w)["detector"]["threshold"],
-        seed=lambda w: derived_seed(config["seed"], w.dataset, "plot_detector_point_clouds"),
+        seed=lambda w: derived_seed(
+            config["seed"], w.dataset, "plot_detector_point_clouds"
+        ),
     script:
         "../../scripts/plot_detector_point_clouds.py"
 

@@ -8,6 +8,7 @@ TTWW_DOWNLOADS = TTWW["opendata"]["dest"]
 rule download_ttww:
     """The first n_files files of a sample's CERN Open Data records, through their file indexes;
     resumable, verified where the record publishes sizes and checksums."""
+
     # ancient: the output is fixed by its checksum, so an edited downloader must not re-run the
     # rule (Snakemake would delete the verified data first and re-run the study after it)
     input:

@@ -96,7 +96,8 @@ rule summary:
             detector_enabled, "results/{dataset}/detector/metrics_per_run.csv"
         ),
         repeated=study_inputs(
-            detector_enabled, "results/{dataset}/detector/repeated_misclassification.csv"
+            detector_enabled,
+            "results/{dataset}/detector/repeated_misclassification.csv",
         ),
         acceptance=study_inputs(
             detector_enabled, "results/{dataset}/detector/acceptance.csv"
