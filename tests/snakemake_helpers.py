@@ -37,3 +37,22 @@ def planned_jobs(wd: Path, *args) -> dict[str, int]:
         return {}
     table = out.split("Job stats:")[1].split("total")[0]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def rule_blocks() -> dict[str, str]:
+    """Rule name -> the text of its definition, for every rule in workflow/rules/*.smk."""
+    out = {}
+    for smk_file in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", smk_file.read_text(), re.M | re.S):
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def rule_scripts() -> dict[str, str]:
+    """Rule -> stem of its script, for every rule of the workflow that runs one."""
+    out = {}
+    for rule, block in rule_blocks().items():
+        script = re.search(r'^    script:\n\s+"([^"]+)"', block, re.M)
+        if script:
+            out[rule] = Path(script.group(1)).stem
+    return out

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snakemake_helpers import ROOT, copy_workflow, smk
+from snakemake_helpers import ROOT, copy_workflow, rule_scripts, smk
 
 PROFILES = ROOT / "workflow" / "profiles"
 GPU_KEY = {"slurm": "gpu", "htcondor": "request_gpus"}
@@ -33,18 +33,6 @@ HTCONDOR_PLUGIN = ["snakemake-executor-plugin-htcondor>=0.3,<1", "htcondor>=24.5
 
 def profile(name: str) -> dict:
     return yaml.safe_load((PROFILES / name / "config.yaml").read_text())
-
-
-def rule_scripts() -> dict[str, str]:
-    """Rule -> stem of its script, for every rule of the workflow."""
-    out = {}
-    for smk_file in (ROOT / "workflow" / "rules").glob("*.smk"):
-        text = smk_file.read_text()
-        for m in re.finditer(r"^rule (\w+):\n(.*?)(?=^rule |\Z)", text, re.M | re.S):
-            script = re.search(r'^    script:\n\s+"([^"]+)"', m.group(2), re.M)
-            if script:
-                out[m.group(1)] = Path(script.group(1)).stem
-    return out
 
 
 # Rule scripts that run an attack: their rules ask for a GPU when the attack's engine is cuda (the

@@ -3,12 +3,13 @@ incremental re-runs (a library edit and a config change re-run exactly the depen
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pandas as pd
 import pytest
 
-from snakemake_helpers import copy_workflow, planned_jobs, smk
+from snakemake_helpers import copy_workflow, planned_jobs, rule_blocks, rule_scripts, smk
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +71,18 @@ def test_outputs_of_the_small_run(done_run):
     meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
     assert '"versions"' in meta and '"torch"' in meta and '"numba"' in meta and '"config"' in meta
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
+
+
+def test_every_rule_lists_its_script_and_library_modules_as_inputs():
+    # re-runs after a code edit rest on these inputs alone: the workflow profile turns Snakemake's
+    # code trigger off (it would re-run a download rule, and delete its data, on a script edit)
+    scripts = rule_scripts()
+    assert len(scripts) >= 40
+    for rule, stem in scripts.items():
+        inputs = re.search(r"^    input:\n(.*?)^    \w+:", rule_blocks()[rule], re.M | re.S)
+        assert inputs, f"rule {rule} has no input block"
+        for needed in (f'script_path("{stem}")', f'lib("{stem}")'):
+            assert needed in inputs.group(1), f"rule {rule} does not list {needed} as an input"
 
 
 def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
