@@ -76,10 +76,10 @@ def test_outputs_of_the_small_run(done_run):
 def test_every_rule_lists_its_script_and_library_modules_as_inputs():
     # re-runs after a code edit rest on these inputs alone: the workflow profile turns Snakemake's
     # code trigger off (it would re-run a download rule, and delete its data, on a script edit)
-    scripts = rule_scripts()
+    scripts, blocks = rule_scripts(), rule_blocks()
     assert len(scripts) >= 40
     for rule, stem in scripts.items():
-        inputs = re.search(r"^    input:\n(.*?)^    \w+:", rule_blocks()[rule], re.M | re.S)
+        inputs = re.search(r"^    input:\n(.*?)^    \w+:", blocks[rule], re.M | re.S)
         assert inputs, f"rule {rule} has no input block"
         for needed in (f'script_path("{stem}")', f'lib("{stem}")'):
             assert needed in inputs.group(1), f"rule {rule} does not list {needed} as an input"

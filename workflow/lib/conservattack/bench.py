@@ -153,16 +153,17 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
     """The benchmark rows; ``emit(row)`` is called as each row is complete (the CLI prints them).
     ``allow_simulator``: let ``device="cuda"`` run in numba's CUDA simulator (the tests' smoke run
     of this path on tiny sizes; its timings mean nothing)."""
-    from .cuda_engine import SIMULATOR, available
-
     spec = CASES[case]
     d = spec["d"]
+    simulated = False  # the model stays on the CPU in the simulator (torch has no CUDA there)
     if device == "cuda":
+        from .cuda_engine import SIMULATOR, available
+
         if not available() or (SIMULATOR and not allow_simulator):
             raise SystemExit("--device cuda: numba finds no CUDA GPU here")
+        simulated = SIMULATOR
     elif "cuda" in engines or batches:
         raise SystemExit("the cuda engine and --batch need --device cuda")
-    simulated = device == "cuda" and SIMULATOR
     params, X, model, y = problem(case, n, seed, iterations, "cpu" if simulated else device)
     warm = AttackParams(**{**spec["params"], "n_iterations": 1})
     for engine in {"cpu", "cuda"} & set(engines + (["cuda"] if batches else [])):  # compile outside the timing

@@ -12,6 +12,18 @@ import numpy as np
 import pandas as pd
 
 
+# Every ROOT file (a TFile) starts with these bytes.
+ROOT_MAGIC = b"root"
+
+
+def not_root_head(path, n: int = 40) -> bytes | None:
+    """The first ``n`` bytes of ``path`` when it does not start like a ROOT file (``ROOT_MAGIC``),
+    for an error message; None when it does."""
+    with open(path, "rb") as fh:
+        head = fh.read(max(n, len(ROOT_MAGIC)))
+    return None if head.startswith(ROOT_MAGIC) else head[:n]
+
+
 def read_parquet(path, columns=None) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)

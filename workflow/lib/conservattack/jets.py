@@ -44,11 +44,12 @@ import pandas as pd
 import uproot
 from tqdm.auto import tqdm
 
+from .io import ROOT_MAGIC, not_root_head
+
 KINEMATICS = ("pt", "eta", "phi", "mass")  # keys of a branch map; mass is optional
 DEFAULT_STEP_SIZE = "50 MB"
 TOPODNN_N_CONSTITUENTS = 30
 TOPODNN_PT_SCALE = 1679.16  # GeV; Pearkes et al. 2017 min-max scaling of pT (min 0)
-_ROOT_MAGIC = b"root"
 _MAX_LISTED = 200  # names listed in a missing-branch error before it is cut
 
 _PFCANDS = {"pt": "PFCands_pt", "eta": "PFCands_eta", "phi": "PFCands_phi", "mass": "PFCands_mass"}
@@ -110,10 +111,9 @@ def _check_magic(path: str) -> None:
     """A local file must start with the ROOT magic bytes b"root"."""
     if "://" in path:
         return
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head != _ROOT_MAGIC:
-        raise ValueError(f"{path}: not a ROOT file (it starts with {head!r}, a ROOT file with {_ROOT_MAGIC!r})")
+    head = not_root_head(path, len(ROOT_MAGIC))
+    if head is not None:
+        raise ValueError(f"{path}: not a ROOT file (it starts with {head!r}, a ROOT file with {ROOT_MAGIC!r})")
 
 
 def _names_listing(names: list[str], missing: str) -> str:

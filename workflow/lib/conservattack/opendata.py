@@ -33,6 +33,7 @@ from typing import Sequence
 from urllib.parse import urlsplit
 
 from .download import DownloadError, download, root_to_https
+from .io import not_root_head
 
 DEFAULT_SERVER = "https://opendata.cern.ch"
 RECORD_URL = "{server}/api/records/{record}"
@@ -236,23 +237,16 @@ def fetch_record(record, dest, *, n_files: int | None, server: str = DEFAULT_SER
     return {"record": record, "record_url": meta_url, "indexes": used, "listed": len(listed), "files": files}
 
 
-# A ROOT file starts with these bytes (TFile header).
-ROOT_MAGIC = b"root"
-
-
 def _refuse_non_root(path: Path, url: str, record) -> None:
     """An unverified ``.root`` download must at least be a ROOT file: a portal or proxy that
     answers with an HTML page (a login, an error, a maintenance notice) and status 200 would
     otherwise be kept, and fail much later in the reader. It is removed, so a re-run asks again."""
-    if path.suffix != ".root":
-        return
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if head.startswith(ROOT_MAGIC):
+    head = not_root_head(path) if path.suffix == ".root" else None
+    if head is None:
         return
     path.unlink()
     markup = head.lstrip().startswith(b"<")
-    raise DownloadError(f"record {record}: {url} sent a file that is not a ROOT file (it starts with {head[:40]!r}"
+    raise DownloadError(f"record {record}: {url} sent a file that is not a ROOT file (it starts with {head!r}"
                         f"{': an HTML page or other markup' if markup else ''}); it has no published checksum, so this is all that "
                         f"can be checked. {path} was removed; run again later, or point the config at a local copy")
 

@@ -124,7 +124,8 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
     kind = file_format(path, fmt)
     if kind == "root":
         return _read_root(path, columns, tree)
-    _check_columns(path, columns, column_names(path, kind))
+    present = column_names(path, kind)
+    _check_columns(path, columns, present)
     try:
         if kind == "parquet":
             return pd.read_parquet(path, columns=columns)
@@ -136,7 +137,7 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             return pd.read_csv(path, dtype=str, keep_default_na=False, index_col=False)[columns]
     except pd.errors.ParserWarning as exc:
-        raise ValueError(f"{path}: its rows have more fields than the header's {len(column_names(path, kind))} "
+        raise ValueError(f"{path}: its rows have more fields than the header's {len(present)} "
                          f"columns (a trailing delimiter counts as a field); fix the header or the rows") from exc
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
         raise ValueError(f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc})") from exc
