@@ -80,7 +80,7 @@ def edited_example(tmp_path, edit):
 def test_missing_column_stops_with_file_column_and_columns_present(tmp_path):
     # found when the workflow is parsed, in the events and in the real data: no rule runs
     wd, message = edited_example(tmp_path, lambda wd, c: c["data"].update(features=["px", "pz"]))
-    assert ("config custom.data.path: resources/example/events.csv has no column(s) ['pz']; columns present: "
+    assert ("config custom.data.path: resources/example/events.csv: missing column(s) ['pz']; columns present: "
             "['px', 'py', 'is_signal', 'weight']") in message, message[-3000:]
     assert not (wd / "results" / "custom").exists(), "no partial output"
 
@@ -90,7 +90,7 @@ def test_missing_column_stops_with_file_column_and_columns_present(tmp_path):
 
     (tmp_path / "real").mkdir()
     wd, message = edited_example(tmp_path / "real", renamed_real_column)
-    assert "config custom.real_data: real_renamed.csv has no column(s) ['py']" in message, message[-3000:]
+    assert "config custom.real_data: real_renamed.csv: missing column(s) ['py']" in message, message[-3000:]
     assert not (wd / "results" / "custom").exists(), "no partial output"
 
 

@@ -298,11 +298,11 @@ def test_config_checks(tmp_path):
           "model": {"path": None}}
     check_custom_config(ok)
     # the columns and formats of the events and the real data, before any rule runs
-    with pytest.raises(ValueError, match=r"config custom.data.path: .*ev.csv has no column\(s\) \['eta'\]; columns "
+    with pytest.raises(ValueError, match=r"config custom.data.path: .*ev.csv: missing column\(s\) \['eta'\]; columns "
                                          r"present: \['pt', 'is_sig'\]"):
         check_custom_config({**ok, "data": {**ok["data"], "features": ["pt", "eta"]}})
     (tmp_path / "real.csv").write_text("pyy\n1\n")
-    with pytest.raises(ValueError, match=r"config custom.real_data: .*real.csv has no column\(s\) \['pt'\]"):
+    with pytest.raises(ValueError, match=r"config custom.real_data: .*real.csv: missing column\(s\) \['pt'\]"):
         check_custom_config({**ok, "real_data": str(tmp_path / "real.csv")})
     (tmp_path / "real.dat").write_text("pt\n1\n")
     with pytest.raises(ValueError, match=r"config custom.real_data: .*real.dat: cannot tell the format"):

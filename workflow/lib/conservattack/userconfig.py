@@ -30,12 +30,9 @@ def check_custom_config(cfg) -> None:
 
 
 def _check_columns(key: str, path, fmt: str, tree, columns) -> None:
-    from .userdata import column_names  # userdata imports torch: only when custom is configured
+    from .userdata import check_columns, column_names  # userdata imports torch: only when custom is configured
 
     try:
-        present = column_names(path, fmt, tree)
+        check_columns(path, columns, column_names(path, fmt, tree))
     except ValueError as exc:
         raise ValueError(f"config {key}: {exc}") from exc
-    missing = [c for c in columns if c not in present]
-    if missing:
-        raise ValueError(f"config {key}: {path} has no column(s) {missing}; columns present: {present}")

@@ -65,7 +65,7 @@ def _root_tree(path: Path, tree: str | None):
 
 def _read_root(path: Path, columns, tree: str | None) -> pd.DataFrame:
     t, present = _root_tree(path, tree)
-    _check_columns(path, columns, present)
+    check_columns(path, columns, present)
     out = {}
     for c in columns:
         try:
@@ -125,7 +125,7 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
     if kind == "root":
         return _read_root(path, columns, tree)
     present = column_names(path, kind)
-    _check_columns(path, columns, present)
+    check_columns(path, columns, present)
     try:
         if kind == "parquet":
             return pd.read_parquet(path, columns=columns)
@@ -143,7 +143,8 @@ def read_table(path, columns, fmt: str = "auto", tree: str | None = None) -> pd.
         raise ValueError(f"{path}: cannot read as {kind} ({type(exc).__name__}: {exc})") from exc
 
 
-def _check_columns(path, columns, present) -> None:
+def check_columns(path, columns, present) -> None:
+    """Stop, naming ``path`` and the columns ``present``, when one of ``columns`` is not among them."""
     missing = [c for c in columns if c not in present]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}; columns present: {present}")
