@@ -211,3 +211,26 @@ def test_benchmark_prints_one_json_object_per_engine(case, capsys):
     for r in rows[1:]:  # full attacks say where their time went
         assert 0 < r["visit_seconds"] + r["model_seconds"] <= r["seconds"]
         assert r["us_per_event_visit_loop"] == pytest.approx(r["visit_seconds"] / r["event_visits"] * 1e6)
+
+
+def test_candidate_counts_script_counts_without_changing_a_decision(monkeypatch):
+    # resources/benchmarks/candidate_counts.py compiles a copy of visit_events with counters added
+    # at lines it finds by text: a kernel edit that moves them must fail here, not in the README
+    import importlib.util
+    from pathlib import Path
+
+    from conservattack.bench import problem as bench_problem
+
+    path = Path(__file__).parents[1] / "resources" / "benchmarks" / "candidate_counts.py"
+    spec = importlib.util.spec_from_file_location("candidate_counts", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    params, X, model, y = bench_problem("higgs", 300, 0, 2, "cpu")
+    expected = attack(model, X, y, params, engine="cpu", progress=False).X_adv
+    counter = np.zeros(len(script.NAMES), np.int64)
+    counted = script.counted_visit_events()
+    monkeypatch.setattr(kernels, "visit_events", lambda *args: counted(*args, counter))
+    got = attack(model, X, y, params, engine="cpu", progress=False).X_adv
+    assert np.array_equal(got, expected)
+    binned, evaluated, checked, skipped = counter.tolist()
+    assert binned >= evaluated > 0 and checked >= skipped > 0

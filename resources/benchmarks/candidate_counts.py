@@ -1,0 +1,88 @@
+"""The cpu engine's work per event visit, counted: candidates binned, candidates whose Frobenius
+change is evaluated, and pruning blocks checked and skipped, beside the loop's time.
+
+    python resources/benchmarks/candidate_counts.py [--case higgs] [--n 10000 100000 1000000]
+
+It answers whether a change in time per event visit with n (the README's scaling rows) comes
+from the attack doing more work per event or from each unit of work costing more. The engine
+counts nothing (a counter would cost the hot loop), so this script compiles a copy of
+``kernels.visit_events`` with a counter array added at four places of its source, and runs the
+benchmark's attack (1 iteration, ``conservattack.bench.run``) through it. The copy's decisions
+are the engine's: only the counter increments are added. Prints one JSON object per n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "lib"))
+
+from conservattack import bench, kernels  # noqa: E402
+
+# (the line of visit_events after which a counter goes, indentation included; the counter's index)
+COUNTED = {
+    "                    b = _bin_of(xn, edges, j, nb)\n": 0,  # a candidate binned
+    "                    if jsd <= max_jsd or full:\n": 1,  # its Frobenius change evaluated
+    "                            skip = False\n": 2,  # a block of grid moves checked for pruning
+    "                                k += size\n": 3,  # ... and skipped
+}
+NAMES = ["binned", "frobenius_evaluated", "blocks_checked", "blocks_skipped"]
+
+
+def counted_visit_events():
+    """``kernels.visit_events`` compiled with a last argument ``counter`` and ``counter[i] += 1``
+    after each line of COUNTED."""
+    source = Path(kernels.__file__).read_text()
+    signature = "use_no_change, prune):"
+    if source.count(signature) != 1:
+        raise SystemExit(f"{kernels.__file__}: visit_events' signature changed; update this script")
+    source = source.replace(signature, "use_no_change, prune, counter):")
+    for line, index in COUNTED.items():
+        if source.count(line) != 1:
+            raise SystemExit(f"{kernels.__file__}: the line {line.strip()!r} is not there once; update COUNTED")
+        indent = line[: len(line) - len(line.lstrip())] + ("    " if line.rstrip().endswith(":") else "")
+        source = source.replace(line, f"{line}{indent}counter[{index}] += 1\n")
+    path = Path(tempfile.mkdtemp()) / "_kernels_counted.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("conservattack._kernels_counted", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.visit_events
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", choices=sorted(bench.CASES), default="higgs")
+    ap.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    counter = np.zeros(len(NAMES), np.int64)
+    spare = counter.copy()  # the benchmark's warm-up attack (200 events, to compile) is not counted
+    visit = counted_visit_events()
+    n = 0
+
+    def visit_events(X, *rest):
+        return visit(X, *rest, counter if len(X) == n else spare)
+
+    kernels.visit_events = visit_events  # attacks looks it up at each chunk
+    for n in args.n:
+        counter[:] = 0
+        row = bench.run(args.case, n, ["cpu"], seed=args.seed, iterations=1)[-1]
+        visits = row["event_visits"]
+        print(json.dumps({"case": args.case, "n": n, "us_per_event_visit_loop": row["us_per_event_visit_loop"],
+                          **{f"{name}_per_event": int(c) / visits for name, c in zip(NAMES, counter)},
+                          "ns_per_frobenius_evaluated": row["us_per_event_visit_loop"] * 1e3 / (counter[1] / visits)}),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
