@@ -228,8 +228,7 @@ def test_candidate_counts_script_counts_without_changing_a_decision(monkeypatch)
     params, X, model, y = bench_problem("higgs", 300, 0, 2, "cpu")
     expected = attack(model, X, y, params, engine="cpu", progress=False).X_adv
     counter = np.zeros(len(script.NAMES), np.int64)
-    counted = script.counted_visit_events()
-    monkeypatch.setattr(kernels, "visit_events", lambda *args: counted(*args, counter))
+    monkeypatch.setattr(kernels, "visit_events", script.counted_visit_events(counter, len(X)))
     got = attack(model, X, y, params, engine="cpu", progress=False).X_adv
     assert np.array_equal(got, expected)
     binned, evaluated, checked, skipped = counter.tolist()

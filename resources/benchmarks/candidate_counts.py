@@ -14,6 +14,7 @@ are the engine's: only the counter increments are added. Prints one JSON object 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import sys
@@ -36,9 +37,10 @@ COUNTED = {
 NAMES = ["binned", "frobenius_evaluated", "blocks_checked", "blocks_skipped"]
 
 
-def counted_visit_events():
-    """``kernels.visit_events`` compiled with a last argument ``counter`` and ``counter[i] += 1``
-    after each line of COUNTED."""
+@functools.cache
+def _counted_kernels():
+    """A copy of the kernels module whose ``visit_events`` takes a last argument ``counter`` and
+    runs ``counter[i] += 1`` after each line of COUNTED (compiled once per process)."""
     source = Path(kernels.__file__).read_text()
     signature = "use_no_change, prune):"
     if source.count(signature) != 1:
@@ -55,7 +57,15 @@ def counted_visit_events():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.visit_events
+    return module
+
+
+def counted_visit_events(counter: np.ndarray, rows: int):
+    """A stand-in for ``kernels.visit_events`` that makes its decisions and adds the work it does
+    on a set of ``rows`` events to ``counter`` (other sets, such as the benchmark's 200-event
+    warm-up attack, are not counted)."""
+    visit, spare = _counted_kernels().visit_events, np.zeros_like(counter)
+    return lambda X, *rest: visit(X, *rest, counter if len(X) == rows else spare)
 
 
 def main() -> int:
@@ -64,17 +74,9 @@ def main() -> int:
     ap.add_argument("--n", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    counter = np.zeros(len(NAMES), np.int64)
-    spare = counter.copy()  # the benchmark's warm-up attack (200 events, to compile) is not counted
-    visit = counted_visit_events()
-    n = 0
-
-    def visit_events(X, *rest):
-        return visit(X, *rest, counter if len(X) == n else spare)
-
-    kernels.visit_events = visit_events  # attacks looks it up at each chunk
     for n in args.n:
-        counter[:] = 0
+        counter = np.zeros(len(NAMES), np.int64)
+        kernels.visit_events = counted_visit_events(counter, n)  # attacks looks it up at each chunk
         row = bench.run(args.case, n, ["cpu"], seed=args.seed, iterations=1)[-1]
         visits = row["event_visits"]
         print(json.dumps({"case": args.case, "n": n, "us_per_event_visit_loop": row["us_per_event_visit_loop"],
