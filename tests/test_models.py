@@ -1,11 +1,16 @@
 """The paper MLP, deterministic training with early stopping, and model files."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import conservattack
 from conservattack.inference import predict_proba
 from conservattack.models import PaperMLP, TrainingConfig, count_parameters, load_model, save_model, train_classifier
 from conservattack.params import ParameterError
@@ -68,3 +73,27 @@ def test_training_config_is_validated():
         TrainingConfig.from_config({"epochs": 3})
     with pytest.raises(ParameterError, match="'batch_size'"):
         TrainingConfig(batch_size=0)
+
+
+def test_read_only_arrays_reach_torch_without_a_warning():
+    # pandas 3's DataFrame.to_numpy hands out read-only views; torch.as_tensor warns on those
+    # ("writing to this tensor will result in undefined behavior") once per process, so the check
+    # runs in a fresh interpreter where that warning is an error.
+    code = """
+import numpy as np, pandas as pd
+from conservattack.inference import loss_gradient_sign, predict_proba
+from conservattack.models import PaperMLP, TrainingConfig, train_classifier
+df = pd.DataFrame(np.random.default_rng(0).uniform(size=(64, 4)), columns=list("abcd"))
+df["d"] = (df["d"] > 0.5).astype(np.float64)
+X, y, w = df[list("abc")].to_numpy(), df["d"].to_numpy(), df["a"].to_numpy()
+assert not (X.flags.writeable or y.flags.writeable or w.flags.writeable)
+model, _ = train_classifier(X, y, X, y, TrainingConfig(max_epochs=1), seed=0, weights_train=w, weights_val=w)
+predict_proba(model, X)
+loss_gradient_sign(model, X, y)
+loss_gradient_sign(PaperMLP(3).double(), X, y)
+"""
+    lib = Path(conservattack.__file__).parents[1]  # the package under test, not another install
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(lib), *sys.path])}
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", code], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -23,6 +23,20 @@ def model_dtype(model: torch.nn.Module) -> torch.dtype:
     return torch.float32
 
 
+def events_tensor(X, dtype: torch.dtype, device=None) -> torch.Tensor:
+    """A per-event array (features, labels, weights) as a tensor of ``dtype`` on ``device``, sharing
+    memory where torch can.
+
+    A read-only array (pandas 3 hands out read-only views from ``DataFrame.to_numpy``) is copied
+    first: torch cannot hold a read-only buffer, and ``torch.as_tensor`` would warn that writing to
+    the tensor is undefined, in every rule's log.
+    """
+    X = np.asarray(X)
+    if not X.flags.writeable:
+        return torch.tensor(X, dtype=dtype, device=device)
+    return torch.as_tensor(X, dtype=dtype, device=device)
+
+
 def predict_proba(model: torch.nn.Module, X, batch_size: int = BATCH) -> np.ndarray:
     """P(class 1) per event as float64, the model evaluated in eval mode in its own floating dtype
     (``model_dtype``: float32 for the paper's MLP).
@@ -35,7 +49,7 @@ def predict_proba(model: torch.nn.Module, X, batch_size: int = BATCH) -> np.ndar
     out = np.empty(len(X), dtype=np.float64)
     with torch.no_grad():
         for start in range(0, len(X), batch_size):
-            xb = torch.as_tensor(X[start : start + batch_size], dtype=dtype, device=device)
+            xb = events_tensor(X[start : start + batch_size], dtype, device)
             out[start : start + len(xb)] = _probabilities(model(xb), len(xb)).double().cpu().numpy()
     return out
 
@@ -110,7 +124,7 @@ def loss_gradient_sign(model: torch.nn.Module, X, y, batch_size: int = BATCH) ->
     X = np.asarray(X)
     signs = np.empty(X.shape, dtype=np.float64)
     for start in range(0, len(X), batch_size):
-        xb = torch.as_tensor(X[start : start + batch_size], dtype=dtype, device=device)
+        xb = events_tensor(X[start : start + batch_size], dtype, device)
         xb.requires_grad_(True)
         out = head(xb).reshape(-1) if head is not None else _probabilities(model(xb), len(xb))
         (grad,) = torch.autograd.grad(out.sum(), xb)  # events are independent in eval mode

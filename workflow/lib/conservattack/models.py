@@ -16,7 +16,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from .inference import predict_proba
+from .inference import events_tensor, predict_proba
 from .params import ParameterError
 
 HIDDEN = (300, 102, 12, 6)
@@ -108,12 +108,12 @@ def train_classifier(X_train, y_train, X_val, y_val, config: TrainingConfig, see
     early-stopping loss is then the weighted validation loss.
     """
     gen = seed_everything(seed, shuffle_seed)
-    Xt = torch.as_tensor(np.asarray(X_train), dtype=torch.float32)
-    yt = torch.as_tensor(np.asarray(y_train), dtype=torch.float32)
-    wt = None if weights_train is None else torch.as_tensor(np.asarray(weights_train), dtype=torch.float32)
-    Xv = torch.as_tensor(np.asarray(X_val), dtype=torch.float32)
-    yv = torch.as_tensor(np.asarray(y_val), dtype=torch.float32)
-    wv = None if weights_val is None else torch.as_tensor(np.asarray(weights_val), dtype=torch.float32)
+    Xt = events_tensor(X_train, torch.float32)
+    yt = events_tensor(y_train, torch.float32)
+    wt = None if weights_train is None else events_tensor(weights_train, torch.float32)
+    Xv = events_tensor(X_val, torch.float32)
+    yv = events_tensor(y_val, torch.float32)
+    wv = None if weights_val is None else events_tensor(weights_val, torch.float32)
     model = PaperMLP(Xt.shape[1])
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     best_loss, best_state, best_epoch, bad_epochs = math.inf, None, 0, 0
