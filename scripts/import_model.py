@@ -1,18 +1,18 @@
-"""Rule import_model: the analyst's TorchScript model, checked and wrapped into a run's model slot."""
+"""Rule import_model: the analyst's model (torch.export or TorchScript), checked and wrapped into a run's model slot."""
 
 from conservattack.io import read_parquet, write_json
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.provenance import provenance
 from conservattack.runlog import logged
 from conservattack.tables import LABEL, features_and_labels
-from conservattack.userdata import import_model, save_scripted
+from conservattack.userdata import import_model, save_imported
 
 with logged(snakemake.log[0]):
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     X, y = features_and_labels(read_parquet(snakemake.input.val, [*scaler.features, LABEL]), scaler.features)
     model, checks = import_model(snakemake.input.model, scaler, X, y, snakemake.params.inputs)
     print(f"{snakemake.input.model}: validation split {checks}")
-    save_scripted(model, snakemake.output.model)
+    save_imported(model, len(scaler.features), snakemake.output.model)
     write_json({"imported_from": snakemake.input.model, "inputs": snakemake.params.inputs,
                 "features": list(scaler.features), "validation": checks,
                 **provenance({"model": snakemake.params.model_config})}, snakemake.output.meta)

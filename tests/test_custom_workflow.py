@@ -1,7 +1,7 @@
 """The analyst toolkit end to end (SPEC study 10): the shipped example (resources/example/, config
 resources/configs/custom_example.yaml) through attack, detector, corrected fooling ratio, verdict
-and report with the user's TorchScript model; bad inputs stop with a clear message and leave no
-output behind."""
+and report with the user's TorchScript model (and its torch.export copy); bad inputs stop with a
+clear message and leave no output behind."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 import torch
 import yaml
 
+from conservattack.exported import is_exported_program
+from conservattack.inference import logit_head
 from conservattack.models import is_torchscript, load_model
 from snakemake_helpers import copy_workflow, planned_jobs, smk
 
@@ -54,6 +56,21 @@ def test_example_runs_attack_detector_and_verdict_with_the_users_model(example_r
     html = (example_run / "report.html").read_text()
     assert "5-7. Adversarial detector" in html and "Detector clean acceptance versus threshold (dataset" in html
     assert "results/custom/summary.csv (ours: mean, std, min, max over runs" in html
+
+
+def test_the_example_model_saved_with_torch_export_gives_the_same_attack(example_run, tmp_path):
+    """resources/example/model.pt2 is model.pt saved with torch.export: its run slot is an exported
+    program and run 0's attack is the same to the bit (the logit is found in the exported graph)."""
+    wd = copy_workflow(tmp_path)
+    cfg = yaml.safe_load((wd / EXAMPLE).read_text())
+    cfg["custom"]["runs"] = 2
+    cfg["custom"]["model"]["path"] = "resources/example/model.pt2"
+    (wd / "pt2.yaml").write_text(yaml.safe_dump(cfg))
+    adversaries = "results/custom/runs/run0/attack/adversaries.parquet"
+    smk(wd, adversaries, "--configfile", "pt2.yaml")  # --configfile takes every name after it
+    assert is_exported_program(wd / "results/custom/runs/run0/model.pt")
+    assert logit_head(load_model(wd / "results/custom/runs/run0/model.pt")) is not None
+    pd.testing.assert_frame_equal(pd.read_parquet(wd / adversaries), pd.read_parquet(example_run / adversaries))
 
 
 def test_changing_axis_units_redraws_figures_only(example_run):

@@ -1,6 +1,6 @@
 """The analyst toolkit's readers and checks (conservattack.userdata, conservattack.userconfig):
-Parquet, CSV and ROOT events, the errors that name file and column, and the user's TorchScript
-model wrapped behind the workflow's scaling."""
+Parquet, CSV and ROOT events, the errors that name file and column, and the user's model
+(torch.export or TorchScript) wrapped behind the workflow's scaling."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 import torch
 
-from conservattack.inference import logit_head, loss_gradient_sign
+from conservattack.exported import ExportedModel, is_exported_program
+from conservattack.inference import logit_head, loss_gradient_sign, predict_proba
 from conservattack.models import PaperMLP, is_torchscript, load_model, save_model
 from conservattack.preprocessing import MinMaxScaler
 from conservattack.real_data import read_real_events
 from conservattack.userconfig import check_custom_config
-from conservattack.userdata import import_model, read_events, read_table, save_scripted
+from conservattack.userdata import import_model, read_events, read_table, save_imported
 
 
 def frame(n=40, seed=0):
@@ -206,6 +207,30 @@ def scripted(module, path):
     return path
 
 
+def exported(module, path, events=torch.export.Dim("events"), features=2):
+    """``module`` saved with torch.export, the number of events dynamic (``events`` None: fixed)."""
+    program = torch.export.export(module.eval(), (torch.rand(5, features) * 100,),
+                                  dynamic_shapes=None if events is None else ({0: events},))
+    torch.export.save(program, str(path))
+    return path
+
+
+class SqueezedSigmoid(torch.nn.Module):
+    """A sigmoid followed by a reshape: the logit is still found in the exported graph."""
+
+    def __init__(self, lin: torch.nn.Linear):
+        super().__init__()
+        self.lin = lin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.lin(x)).squeeze(-1)
+
+
+class TwoInputs(torch.nn.Module):
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x[:, 0] * w[:, 0])
+
+
 def test_user_model_takes_raw_features_behind_the_scaling(tmp_path):
     df = frame(200)
     scaler = MinMaxScaler.fit(df, ["pt", "eta"])
@@ -217,13 +242,24 @@ def test_user_model_takes_raw_features_behind_the_scaling(tmp_path):
         got = model(torch.tensor(X_scaled, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert checks["auroc"] == pytest.approx(1.0) and checks["events"] == 200
-    save_scripted(model, tmp_path / "slot.pt")  # the run's model slot: load_model recognises it
+    save_imported(model, 2, tmp_path / "slot.pt")  # the run's model slot: load_model recognises it
     assert is_torchscript(tmp_path / "slot.pt")
     loaded = load_model(tmp_path / "slot.pt")
     with torch.no_grad():
         np.testing.assert_allclose(loaded(torch.tensor(X_scaled, dtype=torch.float32)).numpy(), got)
     save_model(PaperMLP(2), tmp_path / "mlp.pt", {})
     assert not is_torchscript(tmp_path / "mlp.pt") and isinstance(load_model(tmp_path / "mlp.pt"), PaperMLP)
+    assert not is_exported_program(tmp_path / "mlp.pt") and not is_exported_program(tmp_path / "slot.pt")
+    # the same model saved with torch.export: the slot is an exported program of the wrapper
+    model, checks = import_model(exported(RawModel(), tmp_path / "m.pt2"), scaler, X_scaled, y, "raw")
+    assert checks["auroc"] == pytest.approx(1.0)
+    np.testing.assert_allclose(predict_proba(model, X_scaled), expected, atol=1e-4)
+    save_imported(model, 2, tmp_path / "slot2.pt")
+    assert is_exported_program(tmp_path / "slot2.pt") and not is_torchscript(tmp_path / "slot2.pt")
+    loaded = load_model(tmp_path / "slot2.pt")
+    assert isinstance(loaded, ExportedModel) and not loaded.training
+    np.testing.assert_array_equal(predict_proba(loaded, X_scaled), predict_proba(model, X_scaled))
+    np.testing.assert_array_equal(predict_proba(loaded, X_scaled[:1]), predict_proba(model, X_scaled[:1]))
 
 
 class WithLogit(torch.nn.Module):
@@ -255,17 +291,23 @@ def test_imported_models_keep_the_saturation_safe_gradient(tmp_path):
     y = df.is_sig.to_numpy()
     expected = np.array([[1.0, -1.0]])  # sign of (1 - 2y) dz/dx at event 0: -(-30 / span, 20 / span)
     for name, user in [("scripted", torch.jit.script(seq)), ("traced", torch.jit.trace(seq, torch.zeros(1, 2))),
-                       ("exported", torch.jit.script(WithLogit(seq)))]:
+                       ("logit method", torch.jit.script(WithLogit(seq)))]:
         torch.jit.save(user, str(tmp_path / f"{name}.pt"))
+    exported(seq, tmp_path / "torch.export.pt")
+    exported(SqueezedSigmoid(lin), tmp_path / "squeezed.pt")
+    for name in ("scripted", "traced", "logit method", "torch.export", "squeezed"):
         for inputs, X_in in (("raw", X), ("scaled", df[["pt", "eta"]].to_numpy())):
             model, _ = import_model(tmp_path / f"{name}.pt", scaler, X_in, y, inputs)
-            save_scripted(model, tmp_path / "slot.pt")
+            save_imported(model, 2, tmp_path / "slot.pt")
             slot = load_model(tmp_path / "slot.pt")
             assert logit_head(slot) is not None, (name, inputs)
+            assert predict_proba(slot, X_in[:1])[0] == 1.0  # saturated: dp/dx is exactly zero there
             np.testing.assert_array_equal(loss_gradient_sign(slot, X_in[:1], y[:1]), expected, err_msg=name)
     # a model whose logit is unknown keeps dp/dx: zero at saturation, so +1 on every feature
     model, _ = import_model(scripted(RawModel(), tmp_path / "raw.pt"), scaler, X, y[::-1], "raw")
     assert logit_head(model) is None
+    not_last = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Sigmoid(), torch.nn.Hardtanh(0.0, 1.0))
+    assert logit_head(load_model(exported(not_last, tmp_path / "clamped.pt2"))) is None
 
 
 def test_bad_user_models_are_named(tmp_path):
@@ -286,8 +328,20 @@ def test_bad_user_models_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"swapped.pt: AUROC 0.000 on the validation split, below 0.5"):
         import_model(scripted(Swapped(), tmp_path / "swapped.pt"), scaler, X, (df.pt > 100).astype(int).to_numpy())
     save_model(PaperMLP(2), tmp_path / "state.pt", {})
-    with pytest.raises(ValueError, match=r"state.pt: not a TorchScript model; save it with torch.jit.save"):
+    with pytest.raises(ValueError, match=r"state.pt: neither a torch.export program nor a TorchScript model; save "
+                                         r"it with torch.export.save\(torch.export.export\(model.eval\(\)"):
         import_model(tmp_path / "state.pt", scaler, X, y)
+    seq = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.Sigmoid())
+    with pytest.raises(ValueError, match=r"fixed.pt2: the program was exported for exactly 5 events; export it with "
+                                         r"the number of events dynamic: .*dynamic_shapes=\(\{0: "):
+        import_model(exported(seq, tmp_path / "fixed.pt2", events=None), scaler, X, y)
+    program = torch.export.export(TwoInputs(), (torch.rand(5, 2), torch.rand(5, 2)))
+    torch.export.save(program, str(tmp_path / "two.pt2"))
+    with pytest.raises(ValueError, match=r"two.pt2: the exported program takes 2 input\(s\) and returns 1 output"):
+        import_model(tmp_path / "two.pt2", scaler, X, y)
+    with pytest.raises(ValueError, match=r"wide.pt2: the model fails on 2 features .*inputs: raw"):
+        import_model(exported(torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Sigmoid()), tmp_path / "wide.pt2",
+                                     features=3), scaler, X, y)
     with pytest.raises(FileNotFoundError, match="none.pt: no such model file"):
         import_model(tmp_path / "none.pt", scaler, X, y)
 

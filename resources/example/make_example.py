@@ -1,6 +1,6 @@
 """Write the analyst-toolkit example (README "Your own data and model"; config
-resources/configs/custom_example.yaml): an events file, a real-data file and a TorchScript model,
-as an analyst would bring them.
+resources/configs/custom_example.yaml): an events file, a real-data file and a model (TorchScript
+and torch.export), as an analyst would bring them.
 
 - events.csv: 4,000 Donut-toy events (SPEC section 3) in "physical" units, px and py in GeV
   (20 x the toy's x1, x2), the label column is_signal (1 signal, 0 background) and a weight
@@ -10,7 +10,9 @@ as an analyst would bring them.
 - model.pt: a small MLP trained here on the raw px, py (not min-max scaled), ending in a
   sigmoid, saved with torch.jit.save(torch.jit.script(model)). It exports its logit
   (``@torch.jit.export def logit``), so the attack's gradient sign stays exact on events where
-  float32 rounds the sigmoid to 0 or 1 (README, "Your own data and model").
+  float32 rounds the sigmoid to 0 or 1 (README, "Your own data and model");
+- model.pt2: the same model saved with torch.export (``torch.export.save``), TorchScript's
+  successor; the workflow finds its logit in the exported graph (the sigmoid at its end).
 
 Run from the repository root: .venv/bin/python resources/example/make_example.py
 (deterministic; the committed files are its output).
@@ -75,6 +77,13 @@ def main() -> None:
         acc = float(((model(X) >= 0.5).float() == y).float().mean())
     print(f"training loss {loss.item():.4f}, accuracy {acc:.4f}")
     torch.jit.save(torch.jit.script(model), str(HERE / "model.pt"))
+    export(model)
+
+
+def export(model: Classifier) -> None:
+    """``model`` as model.pt2, with the number of events a dynamic dimension (the workflow needs it)."""
+    program = torch.export.export(model.eval(), (torch.zeros(8, 2),), dynamic_shapes=({0: torch.export.Dim("events")},))
+    torch.export.save(program, str(HERE / "model.pt2"))
 
 
 if __name__ == "__main__":

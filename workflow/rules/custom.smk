@@ -1,7 +1,7 @@
 # The analyst toolkit (paper section 11, figure 26; SPEC study 10): the `custom` dataset reads
-# your own events (Parquet, CSV or ROOT) and, optionally, imports your TorchScript model into
-# every run's model slot; the generic rules then attack, train the detectors, compute the
-# corrected fooling ratio and write the verdict.
+# your own events (Parquet, CSV or ROOT) and, optionally, imports your model (torch.export or
+# TorchScript) into every run's model slot; the generic rules then attack, train the detectors,
+# compute the corrected fooling ratio and write the verdict.
 
 if "custom" in DATASETS:
     check_custom_config(config["custom"])
@@ -40,7 +40,7 @@ if config["custom"]["model"]["path"]:
     ruleorder: import_model > train_classifier
 
     rule import_model:
-        """The analyst's TorchScript model, checked on the validation split and wrapped to take
+        """The analyst's model (torch.export or TorchScript), checked on the validation split and wrapped to take
         the scaled features, in the run's model slot (instead of training the paper's MLP).
         """
         input:

@@ -16,6 +16,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from .exported import is_exported_program, load_exported
 from .inference import events_tensor, predict_proba
 from .params import ParameterError
 
@@ -176,8 +177,11 @@ def is_torchscript(path) -> bool:
 
 
 def load_model(path) -> nn.Module:
-    """Load a model written by ``save_model``, in eval mode; or a TorchScript model (the analyst
-    toolkit's imported model, conservattack.userdata), which takes the scaled features as well."""
+    """Load a model written by ``save_model``, in eval mode; or a TorchScript model or a
+    ``torch.export`` program (the analyst toolkit's imported model, conservattack.userdata), which
+    takes the scaled features as well."""
+    if is_exported_program(path):
+        return load_exported(path)
     if is_torchscript(path):
         try:
             return torch.jit.load(str(path), map_location="cpu").eval()

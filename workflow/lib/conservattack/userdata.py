@@ -2,8 +2,9 @@
 
 ``read_table`` reads the named columns of a Parquet, CSV (plain or gzip) or ROOT file (a TTree,
 through uproot); ``read_events`` checks them (present, numeric, finite; labels 0/1, both
-classes); ``import_model`` checks a TorchScript model (``torch.jit.load``) on events and wraps it
-so that it takes the workflow's min-max scaled features. Every error names the file, the column
+classes); ``import_model`` checks a TorchScript model (``torch.jit.load``) or a ``torch.export``
+program (``torch.export.load``) on events and wraps it so that it takes the workflow's min-max
+scaled features. Every error names the file, the column
 or the model and what was expected.
 """
 
@@ -17,7 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .inference import logit_head, predict_proba
+from .exported import EXPORT_RECIPE, ExportedModel, is_exported_program, load_exported, save_exported
+from .inference import logit_head, model_dtype, predict_proba
 from .preprocessing import MinMaxScaler
 from .tables import CLEAN_PREFIX, EVENT, LABEL, OWN_COLUMNS, clashing_feature_names
 
@@ -263,15 +265,19 @@ class ScaledInputModelWithLogit(ScaledInputModel):
         return self.head(self.unscale(x))
 
 
-def load_user_model(path) -> torch.jit.ScriptModule:
+def load_user_model(path) -> torch.nn.Module:
+    """The analyst's model file: a ``torch.export`` program (``ExportedModel``) or TorchScript."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file (custom.model.path)")
+    if is_exported_program(path):
+        return load_exported(path)
     try:
         return torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-        raise ValueError(f"{path}: not a TorchScript model; save it with torch.jit.save(torch.jit.script(model), "
-                         f"path) or torch.jit.trace ({type(exc).__name__}: {exc})") from exc
+        raise ValueError(f"{path}: neither a torch.export program nor a TorchScript model; save it with "
+                         f"{EXPORT_RECIPE}, or with torch.jit.save(torch.jit.script(model), path) "
+                         f"({type(exc).__name__}: {exc})") from exc
 
 
 def _cause(exc: Exception, last: bool = True) -> str:
@@ -283,14 +289,18 @@ def _cause(exc: Exception, last: bool = True) -> str:
 
 
 def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray, inputs: str = "raw"):
-    """The user's TorchScript model wrapped to take scaled features (``inputs`` ``raw``: it expects
-    physical units; ``scaled``: it expects the workflow's min-max scaled features as they are),
-    checked on ``X_scaled``: it must return one P(class 1) in [0, 1] per event. Returns the
-    scripted model and its checks (AUROC and accuracy on these events)."""
+    """The user's model wrapped to take scaled features (``inputs`` ``raw``: it expects physical
+    units; ``scaled``: it expects the workflow's min-max scaled features as they are), checked on
+    ``X_scaled``: it must return one P(class 1) in [0, 1] per event. Returns the model, scripted
+    (a TorchScript model) or eager around the program (a ``torch.export`` program; ``save_imported``
+    exports it again), and its checks (AUROC and accuracy on these events)."""
     from sklearn.metrics import roc_auc_score
 
     user = load_user_model(path)
-    if inputs == "raw":
+    if inputs == "raw" and isinstance(user, ExportedModel):
+        # the logit is found again in the wrapper's exported graph, which ends with the user's sigmoid
+        model = ScaledInputModel(user, scaler.lo, scaler.hi).eval()
+    elif inputs == "raw":
         head = logit_head(user)
         wrapper = (ScaledInputModel(user, scaler.lo, scaler.hi) if head is None
                    else ScaledInputModelWithLogit(user, head, scaler.lo, scaler.hi))
@@ -318,8 +328,12 @@ def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray
     return model, checks
 
 
-def save_scripted(model, path) -> None:
-    """Write a TorchScript model in one go (no partial file if saving fails)."""
+def save_imported(model, n_features: int, path) -> None:
+    """Write ``import_model``'s model in one go (no partial file if saving fails): TorchScript as
+    it is, any other model (around a ``torch.export`` program) exported again."""
+    if not isinstance(model, torch.jit.ScriptModule):
+        save_exported(model, n_features, model_dtype(model), path)
+        return
     buf = io.BytesIO()
     torch.jit.save(model, buf)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
