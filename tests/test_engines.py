@@ -56,6 +56,37 @@ def test_cpu_engine_is_bit_identical_to_numpy(seed, mode):
     assert [h["fooling_ratio"] for h in a.history] == [h["fooling_ratio"] for h in b.history]
 
 
+def test_bin_jump_lands_on_the_first_grid_candidate_of_another_bin():
+    # kernels._first_grid_candidate_past_bin against a scan one candidate at a time: steps far
+    # below, near and above the bin width, both directions, candidates up to the range's ends
+    rng = np.random.default_rng(0)
+    bin_of = kernels._bin_of
+    jumps = 0
+    for _ in range(4000):
+        lo, hi = np.sort(rng.uniform(-1.0, 2.0, 2))
+        nb = int(rng.integers(1, 80))
+        edges = bin_edges(lo, hi, nb)[None, :]
+        width = (hi - lo) / nb
+        xj, s = rng.uniform(lo, hi), float(rng.choice([-1.0, 1.0]))
+        mcj = float(rng.choice([0.0, rng.uniform(0, 3) * width]))
+        stj = float(rng.choice([1e-4, 0.1, 0.5, 1.0, 1.0 / 3.0, 2.5])) * width
+
+        def candidate(k):
+            return xj + s * (mcj + k * stj)
+
+        inside = [k for k in range(4000) if lo <= candidate(k) <= hi]
+        if not inside:
+            continue
+        k = int(rng.choice(inside[:3] + inside[-3:] + [inside[len(inside) // 2]]))
+        b = bin_of(candidate(k), edges, 0, nb)
+        expected = k + 1
+        while lo <= candidate(expected) <= hi and bin_of(candidate(expected), edges, 0, nb) == b:
+            expected += 1
+        assert kernels._first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo, hi, edges, 0, nb) == expected
+        jumps += expected - k > 1
+    assert jumps > 1000  # most cases jump over more than one candidate
+
+
 def test_pruning_matters_and_keeps_decisions():
     """A Higgs-like grid (K = 2000 per feature) where most candidates break the FN limit."""
     X = correlated_unit_data(3000, 8, seed=4)
@@ -227,9 +258,12 @@ def test_candidate_counts_script_counts_without_changing_a_decision(monkeypatch)
     spec.loader.exec_module(script)
     params, X, model, y = bench_problem("higgs", 300, 0, 2, "cpu")
     expected = attack(model, X, y, params, engine="cpu", progress=False).X_adv
+    # a case where bins that break the JSD limit are jumped over (counted below): still the
+    # reference engine's decisions
+    assert np.array_equal(attack(model, X, y, params, engine="numpy", progress=False).X_adv, expected)
     counter = np.zeros(len(script.NAMES), np.int64)
     monkeypatch.setattr(kernels, "visit_events", script.counted_visit_events(counter, len(X)))
     got = attack(model, X, y, params, engine="cpu", progress=False).X_adv
     assert np.array_equal(got, expected)
-    binned, evaluated, checked, skipped = counter.tolist()
-    assert binned >= evaluated > 0 and checked >= skipped > 0
+    binned, evaluated, checked, skipped, jumped = counter.tolist()
+    assert binned >= evaluated > 0 and checked >= skipped > 0 and binned >= jumped > 0

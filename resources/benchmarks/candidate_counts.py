@@ -1,12 +1,13 @@
 """The cpu engine's work per event visit, counted: candidates binned, candidates whose Frobenius
-change is evaluated, and pruning blocks checked and skipped, beside the loop's time.
+change is evaluated, pruning blocks checked and skipped, and bins jumped over (every candidate in
+them breaks the JSD limit), beside the loop's time.
 
     python resources/benchmarks/candidate_counts.py [--case higgs] [--n 10000 100000 1000000]
 
 It answers whether a change in time per event visit with n (the README's scaling rows) comes
 from the attack doing more work per event or from each unit of work costing more. The engine
 counts nothing (a counter would cost the hot loop), so this script compiles a copy of
-``kernels.visit_events`` with a counter array added at four places of its source, and runs the
+``kernels.visit_events`` with a counter array added at five places of its source, and runs the
 benchmark's attack (1 iteration, ``conservattack.bench.run``) through it. The copy's decisions
 are the engine's: only the counter increments are added. Prints one JSON object per n.
 """
@@ -29,12 +30,14 @@ from conservattack import bench, kernels  # noqa: E402
 
 # (the line of visit_events after which a counter goes, indentation included; the counter's index)
 COUNTED = {
-    "                    b = _bin_of(xn, edges, j, nb)\n": 0,  # a candidate binned
-    "                    if jsd <= max_jsd or full:\n": 1,  # its Frobenius change evaluated
-    "                            skip = False\n": 2,  # a block of grid moves checked for pruning
-    "                                k += size\n": 3,  # ... and skipped
+    " " * 20 + "b = _bin_of(xn, edges, j, nb)\n": 0,  # a candidate binned
+    " " * 20 + "if jsd <= max_jsd or full:\n": 1,  # its Frobenius change evaluated
+    " " * 28 + "skip = False\n": 2,  # a block of grid moves checked for pruning
+    " " * 32 + "k += size\n": 3,  # ... and skipped
+    # the rest of a bin that breaks the JSD limit jumped over
+    " " * 24 + "k = _first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)\n": 4,
 }
-NAMES = ["binned", "frobenius_evaluated", "blocks_checked", "blocks_skipped"]
+NAMES = ["binned", "frobenius_evaluated", "blocks_checked", "blocks_skipped", "bins_jumped"]
 
 
 @functools.cache

@@ -14,6 +14,9 @@ Speed comes from exact shortcuts, none of which changes a decision:
 - branch and bound: once an admissible candidate is found, a block whose cost lower bound
   (alpha * least JSD over the block's bins + beta * the Frobenius bound) exceeds the best cost
   is skipped; candidates come in order of |move| and ties go to the smaller move;
+- a candidate's JSD depends only on the bin it lands in, and grid candidates move monotonically
+  through the bins: once one lands in a bin that breaks the JSD limit, the rest of that bin is
+  jumped over (``_first_grid_candidate_past_bin``), with the same caveat as the first point;
 - a second, unpruned pass runs only when the fallback (no ``use_no_change``) is needed.
 """
 
@@ -92,6 +95,28 @@ def frob_lower_bound_impl(s, a1, a2, e_j, Sjj, A_j, E_j, n):
 
 
 _frob_lower_bound = njit(cache=True, inline="always")(frob_lower_bound_impl)
+
+
+@njit(cache=True, inline="always")
+def _first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo_j, hi_j, edges, j, nb):
+    """The first grid index after ``k`` whose candidate ``xj + s * (mcj + k * stj)`` does not land
+    in bin ``b`` (candidate ``k`` does), or whose candidate leaves [lo_j, hi_j]. The candidates
+    only move away from ``xj`` as k grows, so their bins are monotonic: the index is guessed from
+    the edge that bin ``b`` shares with the next bin in the move's direction, then corrected with
+    ``_bin_of`` itself, so that rounding can never make the jump skip a candidate of another bin."""
+    edge = edges[j, b + 1] - xj if s > 0 else xj - edges[j, b]
+    guess = math.ceil((edge - mcj) / stj) if stj > 0.0 else k + 1
+    nxt = k + 1 if guess <= k + 1 else int(guess)
+    while nxt > k + 1:  # step back while the candidate before nxt is already out of bin b
+        xp = xj + s * (mcj + (nxt - 1) * stj)
+        if lo_j <= xp <= hi_j and _bin_of(xp, edges, j, nb) == b:
+            break
+        nxt -= 1
+    while True:  # step forward while candidate nxt is still in bin b
+        xn = xj + s * (mcj + nxt * stj)
+        if not (lo_j <= xn <= hi_j) or _bin_of(xn, edges, j, nb) != b:
+            return nxt
+        nxt += 1
 
 
 @njit(cache=True)
@@ -269,7 +294,7 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                         D = Dr[order[k]]
                         xn = min(max(xj + D, lo[j]), hi[j])
                     else:
-                        if prune and not full and k == next_check:
+                        if prune and not full and k >= next_check:
                             # a block wholly inside the bounds may be skipped (otherwise the grid
                             # ends inside it); after a skip the next block is twice as long
                             size = blk
@@ -323,6 +348,10 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                         if full and cost < fb_cost:
                             fb_cost = cost
                             fb_val = xn
+                    elif not random_mode:
+                        # every grid candidate in bin b breaks the JSD limit too: go to the next bin
+                        k = _first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
+                        continue
                     k += 1
             if not found and need_fallback and fb_cost < math.inf:
                 best_val = fb_val
