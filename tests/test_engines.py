@@ -56,12 +56,13 @@ def test_cpu_engine_is_bit_identical_to_numpy(seed, mode):
     assert [h["fooling_ratio"] for h in a.history] == [h["fooling_ratio"] for h in b.history]
 
 
-def test_bin_jump_lands_on_the_first_grid_candidate_of_another_bin():
-    # kernels._first_grid_candidate_past_bin against a scan one candidate at a time: steps far
-    # below, near and above the bin width, both directions, candidates up to the range's ends
+def test_bin_jump_skips_only_candidates_of_the_same_bin():
+    # kernels._past_rest_of_bin against a scan one candidate at a time: it may stop short of the
+    # first candidate in another bin (the scan then jumps again) but never pass it. Steps far
+    # below, near and above the bin width, both directions, candidates up to the range's ends.
     rng = np.random.default_rng(0)
     bin_of = kernels._bin_of
-    jumps = 0
+    cases = exact = jumps = 0
     for _ in range(4000):
         lo, hi = np.sort(rng.uniform(-1.0, 2.0, 2))
         nb = int(rng.integers(1, 80))
@@ -79,12 +80,15 @@ def test_bin_jump_lands_on_the_first_grid_candidate_of_another_bin():
             continue
         k = int(rng.choice(inside[:3] + inside[-3:] + [inside[len(inside) // 2]]))
         b = bin_of(candidate(k), edges, 0, nb)
-        expected = k + 1
-        while lo <= candidate(expected) <= hi and bin_of(candidate(expected), edges, 0, nb) == b:
-            expected += 1
-        assert kernels._first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo, hi, edges, 0, nb) == expected
-        jumps += expected - k > 1
-    assert jumps > 1000  # most cases jump over more than one candidate
+        first_other = k + 1
+        while lo <= candidate(first_other) <= hi and bin_of(candidate(first_other), edges, 0, nb) == b:
+            first_other += 1
+        got = kernels._past_rest_of_bin(k, b, xj, s, mcj, stj, lo, hi, edges, 0, nb)
+        assert k < got <= first_other
+        cases += 1
+        exact += got == first_other
+        jumps += got - k > 1
+    assert jumps > 1000 and exact > 0.99 * cases  # the guess is almost always the first other candidate
 
 
 def test_pruning_matters_and_keeps_decisions():

@@ -16,7 +16,7 @@ Speed comes from exact shortcuts, none of which changes a decision:
   is skipped; candidates come in order of |move| and ties go to the smaller move;
 - a candidate's JSD depends only on the bin it lands in, and grid candidates move monotonically
   through the bins: once one lands in a bin that breaks the JSD limit, the rest of that bin is
-  jumped over (``_first_grid_candidate_past_bin``), with the same caveat as the first point;
+  jumped over (``_past_rest_of_bin``), with the same caveat as the first point;
 - a second, unpruned pass runs only when the fallback (no ``use_no_change``) is needed.
 """
 
@@ -98,25 +98,26 @@ _frob_lower_bound = njit(cache=True, inline="always")(frob_lower_bound_impl)
 
 
 @njit(cache=True, inline="always")
-def _first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo_j, hi_j, edges, j, nb):
-    """The first grid index after ``k`` whose candidate ``xj + s * (mcj + k * stj)`` does not land
-    in bin ``b`` (candidate ``k`` does), or whose candidate leaves [lo_j, hi_j]. The candidates
-    only move away from ``xj`` as k grows, so their bins are monotonic: the index is guessed from
-    the edge that bin ``b`` shares with the next bin in the move's direction, then corrected with
-    ``_bin_of`` itself, so that rounding can never make the jump skip a candidate of another bin."""
+def _past_rest_of_bin(k, b, xj, s, mcj, stj, lo_j, hi_j, edges, j, nb):
+    """The next grid index to scan after candidate ``k`` (``xj + s * (mcj + k * stj)``) landed in
+    bin ``b``, which breaks the JSD limit: past every following candidate known to land in bin
+    ``b`` too, at most up to the first one that does not. The candidates only move away from
+    ``xj`` as k grows, so their bins are monotonic: the index is guessed from the edge that bin
+    ``b`` shares with the next bin in the move's direction, and moved back until the candidate
+    before it lies in bin ``b`` by ``_bin_of`` itself, so rounding can never skip a candidate of
+    another bin. A guess that falls short only costs the scan another jump; with bins narrower
+    than the step the guess is k + 1, the plain next candidate, at the cost of one division."""
     edge = edges[j, b + 1] - xj if s > 0 else xj - edges[j, b]
     guess = math.ceil((edge - mcj) / stj) if stj > 0.0 else k + 1
-    nxt = k + 1 if guess <= k + 1 else int(guess)
-    while nxt > k + 1:  # step back while the candidate before nxt is already out of bin b
+    if guess <= k + 1:
+        return k + 1
+    nxt = int(guess)
+    while nxt > k + 1:
         xp = xj + s * (mcj + (nxt - 1) * stj)
         if lo_j <= xp <= hi_j and _bin_of(xp, edges, j, nb) == b:
             break
         nxt -= 1
-    while True:  # step forward while candidate nxt is still in bin b
-        xn = xj + s * (mcj + nxt * stj)
-        if not (lo_j <= xn <= hi_j) or _bin_of(xn, edges, j, nb) != b:
-            return nxt
-        nxt += 1
+    return nxt
 
 
 @njit(cache=True)
@@ -273,6 +274,8 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                         Dr[m] = s * (mcj + U[t, j, m] * (room - mcj))
                     order[:] = np.argsort(np.abs(Dr), kind="mergesort")
                     n_valid = N
+            # bins that hold several grid candidates can be jumped over (else the jump only costs)
+            several_per_bin = not random_mode and stj < edges[j, 1] - edges[j, 0]
             # Pass 0 looks for the best admissible candidate and may skip work; the least-cost
             # fallback (no use_no_change) needs every cost, in the same pass when not pruning or
             # in a second, full pass when pass 0 found nothing admissible.
@@ -348,9 +351,9 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                         if full and cost < fb_cost:
                             fb_cost = cost
                             fb_val = xn
-                    elif not random_mode:
+                    elif several_per_bin:
                         # every grid candidate in bin b breaks the JSD limit too: go to the next bin
-                        k = _first_grid_candidate_past_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
+                        k = _past_rest_of_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
                         continue
                     k += 1
             if not found and need_fallback and fb_cost < math.inf:
