@@ -4,8 +4,7 @@
 through uproot); ``read_events`` checks them (present, numeric, finite; labels 0/1, both
 classes); ``import_model`` checks a TorchScript model (``torch.jit.load``) or a ``torch.export``
 program (``torch.export.load``) on events and wraps it so that it takes the workflow's min-max
-scaled features. Every error names the file, the column
-or the model and what was expected.
+scaled features. Every error names the file, the column or the model and what was expected.
 """
 
 from __future__ import annotations
