@@ -29,6 +29,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "workflow" / "lib"))
 from conservattack.donut import generate_donut  # noqa: E402
+from conservattack.exported import save_exported  # noqa: E402
 
 SCALE = 20.0  # GeV per toy unit
 
@@ -77,13 +78,7 @@ def main() -> None:
         acc = float(((model(X) >= 0.5).float() == y).float().mean())
     print(f"training loss {loss.item():.4f}, accuracy {acc:.4f}")
     torch.jit.save(torch.jit.script(model), str(HERE / "model.pt"))
-    export(model)
-
-
-def export(model: Classifier) -> None:
-    """``model`` as model.pt2, with the number of events a dynamic dimension (the workflow needs it)."""
-    program = torch.export.export(model.eval(), (torch.zeros(8, 2),), dynamic_shapes=({0: torch.export.Dim("events")},))
-    torch.export.save(program, str(HERE / "model.pt2"))
+    save_exported(model, 2, torch.float32, HERE / "model.pt2")  # the number of events dynamic
 
 
 if __name__ == "__main__":

@@ -66,21 +66,28 @@ class ExportedModel(_GraphHolder):
 
     def __init__(self, program: torch.export.ExportedProgram):
         super().__init__(program.module())
-        self.program = program
+        # built once: the attack asks for the logit at every iteration. A one-element tuple keeps
+        # nn.Module from registering the head as a submodule (its weights would count twice).
+        self._head = (_logit_graph(program),)
 
     def logit_head(self) -> torch.nn.Module | None:
         """The program returning the argument of its final sigmoid, or None without one."""
-        head = self.program.module()
-        output = next(node for node in head.graph.nodes if node.op == "output")
-        node = output.args[0][0]
-        while node.op == "call_function" and node.target in _SHAPE_ONLY and len(node.users) == 1:
-            node = node.args[0]
-        if not (node.op == "call_function" and node.target == _aten.sigmoid.default and len(node.users) == 1):
-            return None
-        node.replace_all_uses_with(node.args[0])
-        head.graph.erase_node(node)
-        head.recompile()
-        return _GraphHolder(head).eval()
+        return self._head[0]
+
+
+def _logit_graph(program: torch.export.ExportedProgram) -> torch.nn.Module | None:
+    """``program`` returning ``z`` where its output is ``sigmoid(z)``, possibly reshaped; else None."""
+    head = program.module()
+    output = next(node for node in head.graph.nodes if node.op == "output")
+    node = output.args[0][0]
+    while node.op == "call_function" and node.target in _SHAPE_ONLY and len(node.users) == 1:
+        node = node.args[0]
+    if not (node.op == "call_function" and node.target == _aten.sigmoid.default and len(node.users) == 1):
+        return None
+    node.replace_all_uses_with(node.args[0])
+    head.graph.erase_node(node)
+    head.recompile()
+    return _GraphHolder(head).eval()
 
 
 def load_exported(path) -> ExportedModel:

@@ -287,6 +287,20 @@ def _cause(exc: Exception, last: bool = True) -> str:
     return (lines[-1] if last else lines[0]) if lines else type(exc).__name__
 
 
+def _scripted_behind_scaling(path, user: torch.jit.ScriptModule, scaler: MinMaxScaler) -> torch.jit.ScriptModule:
+    """A TorchScript model taking physical units, scripted again behind the unscaling (with its
+    logit exported where ``logit_head`` finds one)."""
+    head = logit_head(user)
+    wrapper = (ScaledInputModel(user, scaler.lo, scaler.hi) if head is None
+               else ScaledInputModelWithLogit(user, head, scaler.lo, scaler.hi))
+    try:
+        return torch.jit.script(wrapper).eval()
+    except Exception as exc:  # noqa: BLE001 - TorchScript's compile error, re-raised with the file named
+        raise ValueError(f"{path}: cannot put the model behind the workflow's scaling (custom.model.inputs: raw): "
+                         f"its forward must take one float tensor (events x features) and return one tensor, "
+                         f"P(class 1) ({_cause(exc, last=False)})") from exc
+
+
 def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray, inputs: str = "raw"):
     """The user's model wrapped to take scaled features (``inputs`` ``raw``: it expects physical
     units; ``scaled``: it expects the workflow's min-max scaled features as they are), checked on
@@ -300,15 +314,7 @@ def import_model(path, scaler: MinMaxScaler, X_scaled: np.ndarray, y: np.ndarray
         # the logit is found again in the wrapper's exported graph, which ends with the user's sigmoid
         model = ScaledInputModel(user, scaler.lo, scaler.hi).eval()
     elif inputs == "raw":
-        head = logit_head(user)
-        wrapper = (ScaledInputModel(user, scaler.lo, scaler.hi) if head is None
-                   else ScaledInputModelWithLogit(user, head, scaler.lo, scaler.hi))
-        try:
-            model = torch.jit.script(wrapper).eval()
-        except Exception as exc:  # noqa: BLE001 - TorchScript's compile error, re-raised with the file named
-            raise ValueError(f"{path}: cannot put the model behind the workflow's scaling (custom.model.inputs: raw): "
-                             f"its forward must take one float tensor (events x features) and return one tensor, "
-                             f"P(class 1) ({_cause(exc, last=False)})") from exc
+        model = _scripted_behind_scaling(path, user, scaler)
     elif inputs == "scaled":
         model = user
     else:
