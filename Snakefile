@@ -19,7 +19,7 @@ os.environ.update(
     )
 )
 
-from conservattack.configschema import checked_config  # noqa: E402
+from conservattack.pipeline.configschema import checked_config  # noqa: E402
 
 
 configfile: "config.yaml"

@@ -3,17 +3,17 @@ model, with attack parameters drawn from the configured ranges."""
 
 import torch
 
-from conservattack.adversarial_training import draw_attack_params
-from conservattack.attack_inputs import attack_targets
-from conservattack.attacks import attack
-from conservattack.inference import predict_proba
-from conservattack.io import read_parquet, write_json, write_parquet
-from conservattack.models import load_model
-from conservattack.params import AttackParams
-from conservattack.preprocessing import MinMaxScaler, stratified_subset
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.tables import EVENT, LABEL, adversaries_frame, features_and_labels
+from conservattack.studies.adversarial_training import draw_attack_params
+from conservattack.pipeline.attack_inputs import attack_targets
+from conservattack.attacks.api import attack
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_parquet, write_json, write_parquet
+from conservattack.models.mlp import load_model
+from conservattack.attacks.params import AttackParams
+from conservattack.data.preprocessing import MinMaxScaler, stratified_subset
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import EVENT, LABEL, adversaries_frame, features_and_labels
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -5,13 +5,13 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conservattack.adversarial_training import fooling_rows
-from conservattack.inference import predict_proba
-from conservattack.io import read_parquet
-from conservattack.models import load_model
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.runlog import logged
-from conservattack.tables import LABEL, features_and_labels, split_adversaries
+from conservattack.studies.adversarial_training import fooling_rows
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_parquet
+from conservattack.models.mlp import load_model
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import LABEL, features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

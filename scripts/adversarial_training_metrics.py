@@ -3,9 +3,9 @@ adversaries, per model and iteration, and per run (base, mean over iterations, b
 
 import pandas as pd
 
-from conservattack.adversarial_training import iterations_table, per_model_table, summarise_runs
-from conservattack.io import read_json
-from conservattack.runlog import logged
+from conservattack.studies.adversarial_training import iterations_table, per_model_table, summarise_runs
+from conservattack.data.io import read_json
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     inp, out = snakemake.input, snakemake.output

@@ -4,12 +4,12 @@ import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
-from conservattack.inference import predict_proba
-from conservattack.io import read_json, read_parquet
-from conservattack.models import load_model
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.runlog import logged
-from conservattack.tables import features_and_labels
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_json, read_parquet
+from conservattack.models.mlp import load_model
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import features_and_labels
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -1,8 +1,8 @@
 """Rules augmentation_subset and disco_subset: a fixed stratified subset of a split."""
 
-from conservattack.io import read_parquet, write_parquet
-from conservattack.preprocessing import stratified_subset
-from conservattack.runlog import logged
+from conservattack.data.io import read_parquet, write_parquet
+from conservattack.data.preprocessing import stratified_subset
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     subset = stratified_subset(read_parquet(snakemake.input.train), snakemake.params.n, seed=snakemake.params.seed)

@@ -1,11 +1,11 @@
 """Rule best_cut: the exhaustive best single cut on the training split."""
 
-from conservattack.io import read_parquet, write_json
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.provenance import provenance
-from conservattack.restricted import best_single_cut
-from conservattack.runlog import logged
-from conservattack.tables import features_and_labels
+from conservattack.data.io import read_parquet, write_json
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.provenance import provenance
+from conservattack.studies.restricted import best_single_cut
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import features_and_labels
 
 with logged(snakemake.log[0]):
     scaler = MinMaxScaler.load(snakemake.input.scaler)

@@ -3,12 +3,12 @@
 import pandas as pd
 import torch
 
-from conservattack.inference import predict_proba
-from conservattack.io import read_json, read_parquet
-from conservattack.models import load_model
-from conservattack.runlog import logged
-from conservattack.study import cross_run_fooling
-from conservattack.tables import split_adversaries
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_json, read_parquet
+from conservattack.models.mlp import load_model
+from conservattack.pipeline.runlog import logged
+from conservattack.studies.cross_run import cross_run_fooling
+from conservattack.data.tables import split_adversaries
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

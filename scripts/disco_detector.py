@@ -2,12 +2,12 @@
 
 import torch
 
-from conservattack.disco_study import limited_detector_study
-from conservattack.io import read_parquet, write_json
-from conservattack.models import TrainingConfig, save_model
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
+from conservattack.studies.disco import limited_detector_study
+from conservattack.data.io import read_parquet, write_json
+from conservattack.models.mlp import TrainingConfig, save_model
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -2,16 +2,16 @@
 
 import pandas as pd
 
-from conservattack.disco import relative_dcor_frobenius
-from conservattack.detection import operating_point
-from conservattack.inference import predict_proba
-from conservattack.io import read_json, read_parquet, write_json
-from conservattack.metrics import relative_frobenius_of_sets
-from conservattack.models import load_model
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.tables import split_adversaries
+from conservattack.attacks.disco import relative_dcor_frobenius
+from conservattack.studies.detection import operating_point
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_json, read_parquet, write_json
+from conservattack.attacks.metrics import relative_frobenius_of_sets
+from conservattack.models.mlp import load_model
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import split_adversaries
 
 with logged(snakemake.log[0]):
     inp, out = snakemake.input, snakemake.output

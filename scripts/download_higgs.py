@@ -1,7 +1,7 @@
 """Rule download_higgs: fetch and verify atlas-higgs-challenge-2014-v2.csv.gz."""
 
-from conservattack.download import fetch_first
-from conservattack.runlog import logged
+from conservattack.data.fetch.download import fetch_first
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     cfg = snakemake.params.download

@@ -1,8 +1,8 @@
 """Rule download_ttww: a sample's first files from its CERN Open Data records, verified."""
 
-from conservattack.io import write_json
-from conservattack.opendata import fetch_records
-from conservattack.runlog import logged
+from conservattack.data.io import write_json
+from conservattack.data.fetch.opendata import fetch_records
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     p = snakemake.params

@@ -4,20 +4,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from conservattack.detection import (
-    acceptance_curve,
-    binomial_consistency,
-    operating_point,
-    repeated_misclassification,
-)
-from conservattack.inference import predict_proba
-from conservattack.io import read_parquet, write_json
-from conservattack.models import load_model
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.study import cross_run_fooling
-from conservattack.tables import features_and_labels, split_adversaries
+from conservattack.studies.detection import (acceptance_curve, binomial_consistency, operating_point, repeated_misclassification)
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_parquet, write_json
+from conservattack.models.mlp import load_model
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.studies.cross_run import cross_run_fooling
+from conservattack.data.tables import features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

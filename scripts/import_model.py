@@ -1,11 +1,11 @@
 """Rule import_model: the analyst's model (torch.export or TorchScript), checked and wrapped into a run's model slot."""
 
-from conservattack.io import read_parquet, write_json
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.tables import LABEL, features_and_labels
-from conservattack.userdata import import_model, save_imported
+from conservattack.data.io import read_parquet, write_json
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import LABEL, features_and_labels
+from conservattack.models.imported import import_model, save_imported
 
 with logged(snakemake.log[0]):
     scaler = MinMaxScaler.load(snakemake.input.scaler)

@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from conservattack import plots
-from conservattack.datasets import feature_units
-from conservattack.io import read_json, read_parquet
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.runlog import logged
-from conservattack.stats import pearson_matrix
-from conservattack.tables import features_and_labels, split_adversaries
+from conservattack.plots.figures import figures as plots
+from conservattack.data.units import feature_units
+from conservattack.data.io import read_json, read_parquet
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.runlog import logged
+from conservattack.attacks.running_stats import pearson_matrix
+from conservattack.data.tables import features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
     out = snakemake.output

@@ -1,12 +1,12 @@
 """Rule plot_detector_point_clouds: fooling adversaries that pass the detector (paper figure 21)."""
 
-from conservattack import plots
-from conservattack.inference import predict_proba
-from conservattack.io import read_parquet
-from conservattack.models import load_model
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.runlog import logged
-from conservattack.tables import split_adversaries
+from conservattack.plots.figures import figures as plots
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_parquet
+from conservattack.models.mlp import load_model
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import split_adversaries
 
 with logged(snakemake.log[0]):
     scaler = MinMaxScaler.load(snakemake.input.scaler)

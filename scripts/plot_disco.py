@@ -4,13 +4,14 @@ training size, DisCo versus limited-data Pearson)."""
 import numpy as np
 import pandas as pd
 
-from conservattack import disco_plots, plots
-from conservattack.datasets import feature_units
-from conservattack.disco import distance_correlation_matrix
-from conservattack.io import read_json, read_parquet
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.runlog import logged
-from conservattack.tables import split_adversaries
+from conservattack.plots import disco as disco_plots
+from conservattack.plots import figures as plots
+from conservattack.data.units import feature_units
+from conservattack.attacks.disco import distance_correlation_matrix
+from conservattack.data.io import read_json, read_parquet
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import split_adversaries
 
 with logged(snakemake.log[0]):
     inp, out = snakemake.input, snakemake.output

@@ -1,10 +1,10 @@
 """Rule plot_point_clouds: Donut point clouds of run 0 (paper figures 17-20)."""
 
-from conservattack import plots
-from conservattack.io import read_parquet
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.runlog import logged
-from conservattack.tables import features_and_labels, split_adversaries
+from conservattack.plots import figures as plots
+from conservattack.data.io import read_parquet
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
     scaler = MinMaxScaler.load(snakemake.input.scaler)

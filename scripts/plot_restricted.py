@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from conservattack import plots
-from conservattack.paper import paper_values
-from conservattack.runlog import logged
+from conservattack.plots import figures as plots
+from conservattack.studies.paper import paper_values
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)

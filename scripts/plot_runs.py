@@ -2,10 +2,10 @@
 
 import pandas as pd
 
-from conservattack import plots
-from conservattack.io import read_json
-from conservattack.paper import paper_values
-from conservattack.runlog import logged
+from conservattack.plots import figures as plots
+from conservattack.data.io import read_json
+from conservattack.studies.paper import paper_values
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     out = snakemake.output

@@ -1,10 +1,10 @@
 """Rule prepare_custom: read and check the analyst's events, split once (stratified), min-max scale."""
 
-from conservattack.io import write_json, write_parquet
-from conservattack.preprocessing import SPLITS, MinMaxScaler, scale_frame, stratified_split
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.userdata import read_events
+from conservattack.data.io import write_json, write_parquet
+from conservattack.data.preprocessing import SPLITS, MinMaxScaler, scale_frame, stratified_split
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.custom import read_events
 
 with logged(snakemake.log[0]):
     p = snakemake.params

@@ -1,10 +1,10 @@
 """Rule prepare_donut: generate, split and scale the Donut toy."""
 
-from conservattack.donut import FEATURES, generate_donut
-from conservattack.io import write_json, write_parquet
-from conservattack.preprocessing import SPLITS, MinMaxScaler, scale_frame, stratified_split
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
+from conservattack.data.donut import FEATURES, generate_donut
+from conservattack.data.io import write_json, write_parquet
+from conservattack.data.preprocessing import SPLITS, MinMaxScaler, scale_frame, stratified_split
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     p = snakemake.params

@@ -1,10 +1,10 @@
 """Rule prepare_higgs: read, check, treat -999, split and scale the Higgs data."""
 
-from conservattack.higgs import prepare_higgs, read_higgs
-from conservattack.io import write_json, write_parquet
-from conservattack.preprocessing import SPLITS
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
+from conservattack.data.higgs import prepare_higgs, read_higgs
+from conservattack.data.io import write_json, write_parquet
+from conservattack.data.preprocessing import SPLITS
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     p = snakemake.params

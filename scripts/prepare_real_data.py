@@ -1,9 +1,9 @@
 """Rule prepare_real_data: the real-data set, scaled like the simulation."""
 
-from conservattack.io import read_json, write_parquet
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.real_data import prepare_real_events
-from conservattack.runlog import logged
+from conservattack.data.io import read_json, write_parquet
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.data.real import prepare_real_events
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     real = prepare_real_events(snakemake.input.real, MinMaxScaler.load(snakemake.input.scaler),

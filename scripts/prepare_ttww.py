@@ -1,10 +1,10 @@
 """Rule prepare_ttww: TT and WW jets, TopoDNN inputs, split and scaling."""
 
-from conservattack.io import write_json, write_parquet
-from conservattack.preprocessing import SPLITS
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.ttww import SAMPLES, describe, input_files, prepare_ttww, read_sample
+from conservattack.data.io import write_json, write_parquet
+from conservattack.data.preprocessing import SPLITS
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.ttww import SAMPLES, describe, input_files, prepare_ttww, read_sample
 
 with logged(snakemake.log[0]):
     p = snakemake.params

@@ -1,9 +1,9 @@
 """Rule prepare_ttww_real: the real-data jets, read and preprocessed like the simulation."""
 
-from conservattack.io import write_json, write_parquet
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.ttww import describe, input_files, read_sample
+from conservattack.data.io import write_json, write_parquet
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.ttww import describe, input_files, read_sample
 
 with logged(snakemake.log[0]):
     p = snakemake.params

@@ -3,14 +3,14 @@
 import numpy as np
 import torch
 
-from conservattack.attack_inputs import load_attack_inputs
-from conservattack.inference import predict_proba
-from conservattack.io import read_json, write_json, write_parquet
-from conservattack.params import AttackParams
-from conservattack.provenance import provenance
-from conservattack.restricted import Cut, restricted_attack
-from conservattack.runlog import logged
-from conservattack.tables import EVENT, adversaries_frame
+from conservattack.pipeline.attack_inputs import load_attack_inputs
+from conservattack.attacks.inference import predict_proba
+from conservattack.data.io import read_json, write_json, write_parquet
+from conservattack.attacks.params import AttackParams
+from conservattack.pipeline.provenance import provenance
+from conservattack.studies.restricted import Cut, restricted_attack
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import EVENT, adversaries_frame
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

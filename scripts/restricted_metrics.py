@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from conservattack.io import read_json
-from conservattack.runlog import logged
+from conservattack.data.io import read_json
+from conservattack.pipeline.runlog import logged
 
 COLUMNS = ["fooling_ratio_cr", "fooling_ratio_sr", "fooling_ratio_all", "cr_jsd_mean", "cr_relative_fn",
            "n_targeted", "n_control"]

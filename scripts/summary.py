@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from conservattack.paper import detector_extras, disco_per_run, merge_runs, real_vs_simulated_per_run, summary_table
-from conservattack.runlog import logged
-from conservattack.study import grey_box_summary
+from conservattack.studies.paper import (detector_extras, disco_per_run, merge_runs, real_vs_simulated_per_run, summary_table)
+from conservattack.pipeline.runlog import logged
+from conservattack.studies.cross_run import grey_box_summary
 
 inp = snakemake.input
 

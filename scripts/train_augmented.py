@@ -3,12 +3,12 @@
 import numpy as np
 import torch
 
-from conservattack.io import read_parquet
-from conservattack.models import TrainingConfig, save_model, train_classifier
-from conservattack.preprocessing import MinMaxScaler
-from conservattack.provenance import provenance
-from conservattack.runlog import logged
-from conservattack.tables import LABEL, features_and_labels, split_adversaries
+from conservattack.data.io import read_parquet
+from conservattack.models.mlp import TrainingConfig, save_model, train_classifier
+from conservattack.data.preprocessing import MinMaxScaler
+from conservattack.pipeline.provenance import provenance
+from conservattack.pipeline.runlog import logged
+from conservattack.data.tables import LABEL, features_and_labels, split_adversaries
 
 with logged(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from conservattack.detection import verdict
-from conservattack.io import read_json
-from conservattack.runlog import logged
+from conservattack.studies.verdict import verdict
+from conservattack.data.io import read_json
+from conservattack.pipeline.runlog import logged
 
 with logged(snakemake.log[0]):
     per_run = pd.read_csv(snakemake.input.per_run)

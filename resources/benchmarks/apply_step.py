@@ -3,7 +3,7 @@
     python resources/benchmarks/apply_step.py [--case higgs] [--n 250000] [--repeat 3]
 
 The moves are the cpu engine's of one attack iteration on the benchmark's synthetic set
-(``conservattack.bench``), applied to the clean set's statistics in event order, with the per-move
+(``conservattack.bench.engines``), applied to the clean set's statistics in event order, with the per-move
 limits re-checked (``use_no_change``) as the batched mode does. Prints one JSON object per repeat:
 us_per_event, the fraction of moved values kept, and the values that differ from the cpu engine's
 result (the moves were chosen against other statistics, so some are dropped).
@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "lib"))
 
-from conservattack import kernels  # noqa: E402
-from conservattack.attacks import _ConservAttack  # noqa: E402
-from conservattack.bench import CASES, problem  # noqa: E402
+from conservattack.attacks.engines import cpu as kernels  # noqa: E402
+from conservattack.attacks.state import AttackState  # noqa: E402
+from conservattack.bench.engines import CASES, problem  # noqa: E402
 
 
 def main() -> int:
@@ -36,12 +36,12 @@ def main() -> int:
     params, X, model, y = problem(args.case, args.n, args.seed, iterations=1)
     d = X.shape[1]
     none = np.zeros(len(X), bool)
-    moved = _ConservAttack(model, X.copy(), y, none, params, engine="cpu")
+    moved = AttackState(model, X.copy(), y, none, params, engine="cpu")
     moved.iterate(1, progress=False)
     X_moves = moved.X
     events = np.arange(len(X), dtype=np.int64)
     for repeat in range(args.repeat + 1):  # the first run compiles
-        state = _ConservAttack(model, X.copy(), y, none, params, engine="cpu")
+        state = AttackState(model, X.copy(), y, none, params, engine="cpu")
         h, c = state.hist, state.pearson
         t0 = time.perf_counter()
         kernels.apply_chosen(state.X, events, X_moves, h.edges, h.counts, h.P, h.terms, h.terms_plus, h.terms_minus,

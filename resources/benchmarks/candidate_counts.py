@@ -4,11 +4,11 @@ them breaks the JSD limit), beside the loop's time.
 
     python resources/benchmarks/candidate_counts.py [--case higgs] [--n 10000 100000 1000000]
 
-It answers whether a change in time per event visit with n (the README's scaling rows) comes
+It answers whether a change in time per event visit with n (the scaling rows of docs/performance.md) comes
 from the attack doing more work per event or from each unit of work costing more. The engine
 counts nothing (a counter would cost the hot loop), so this script compiles a copy of
-``kernels.visit_events`` with a counter array added at five places of its source, and runs the
-benchmark's attack (1 iteration, ``conservattack.bench.run``) through it. The copy's decisions
+``attacks.engines.cpu.visit_events`` with a counter array added at five places of its source, and runs the
+benchmark's attack (1 iteration, ``conservattack.bench.engines.run``) through it. The copy's decisions
 are the engine's: only the counter increments are added. Prints one JSON object per n.
 """
 
@@ -26,7 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "lib"))
 
-from conservattack import bench, kernels  # noqa: E402
+from conservattack.bench import engines as bench  # noqa: E402
+from conservattack.attacks.engines import cpu as kernels  # noqa: E402
 
 # (the line of visit_events after which a counter goes, indentation included; the counter's index)
 COUNTED = {
@@ -54,9 +55,9 @@ def _counted_kernels():
             raise SystemExit(f"{kernels.__file__}: the line {line.strip()!r} is not there once; update COUNTED")
         indent = line[: len(line) - len(line.lstrip())] + ("    " if line.rstrip().endswith(":") else "")
         source = source.replace(line, f"{line}{indent}counter[{index}] += 1\n")
-    path = Path(tempfile.mkdtemp()) / "_kernels_counted.py"
+    path = Path(tempfile.mkdtemp()) / "_cpu_counted.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("conservattack._kernels_counted", path)
+    spec = importlib.util.spec_from_file_location("conservattack.attacks.engines._cpu_counted", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -64,7 +65,7 @@ def _counted_kernels():
 
 
 def counted_visit_events(counter: np.ndarray, rows: int):
-    """A stand-in for ``kernels.visit_events`` that makes its decisions and adds the work it does
+    """A stand-in for ``attacks.engines.cpu.visit_events`` that makes its decisions and adds the work it does
     on a set of ``rows`` events to ``counter`` (other sets, such as the benchmark's 200-event
     warm-up attack, are not counted)."""
     visit, spare = _counted_kernels().visit_events, np.zeros_like(counter)

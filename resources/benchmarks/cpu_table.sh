@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The rows of the README's CPU tables (Performance): every case against the naive engine, the numpy
+# The rows of the CPU tables of docs/performance.md: every case against the naive engine, the numpy
 # reference on a smaller set, and the higgs scaling rows at n = 10,000 / 100,000 / 1,000,000.
 #
 #   bash resources/benchmarks/cpu_table.sh [OUTFILE]     # from the repository root, after set-up

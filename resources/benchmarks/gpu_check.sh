@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU engine's device check in one command: the GPU tests, then the benchmark rows of the
-# README's GPU table (cpu, exact cuda and batched cuda at n = 250,000; cpu and batched at
+# GPU table of docs/performance.md (cpu, exact cuda and batched cuda at n = 250,000; cpu and batched at
 # 1,000,000), each row with its time split (gpu_wait_seconds, host_apply_seconds, ...), and last
 # the batched rows at other register caps of the choice kernel (gpu_registers.jsonl; compare them
 # with the batch-32,768 row of the first run).
@@ -27,7 +27,7 @@ py() { python3 -c "$launch" "$@"; }
 
 status=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt" || status=1
-py pytest -q -p no:cacheprovider tests/test_cuda_engine.py -k "not simulator" 2>&1 | tee "$out/gpu_tests.log" \
+py pytest -q -p no:cacheprovider tests/attacks/test_cuda_engine.py -k "not simulator" 2>&1 | tee "$out/gpu_tests.log" \
     || status=1
 bench=(py conservattack.bench --case higgs --device cuda)
 "${bench[@]}" --n 250000 --engines cpu,cuda --batch 1024,32768 --iterations 2 | tee "$out/gpu_bench.jsonl" \

@@ -72,7 +72,7 @@ def main() -> int:
         compute_capability = cc
 
     dispatcher.get_current_device = lambda: _Device()
-    from conservattack import cuda_engine as ce
+    from conservattack.attacks.engines import cuda as ce
 
     m, d, nb = 64, 30, 200
     X, vec, edges, terms = np.zeros((m, d)), np.zeros(d), np.zeros((d, nb + 1)), np.zeros((d, nb))

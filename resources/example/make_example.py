@@ -1,8 +1,8 @@
-"""Write the analyst-toolkit example (README "Your own data and model"; config
+"""Write the analyst-toolkit example (docs/own-data.md; config
 resources/configs/custom_example.yaml): an events file, a real-data file and a model (TorchScript
 and torch.export), as an analyst would bring them.
 
-- events.csv: 4,000 Donut-toy events (SPEC section 3) in "physical" units, px and py in GeV
+- events.csv: 4,000 Donut-toy events (docs/method.md section 3) in "physical" units, px and py in GeV
   (20 x the toy's x1, x2), the label column is_signal (1 signal, 0 background) and a weight
   column the workflow ignores;
 - real.csv: 2,000 unlabelled events of a slightly different toy (background radius 1.9
@@ -10,7 +10,7 @@ and torch.export), as an analyst would bring them.
 - model.pt: a small MLP trained here on the raw px, py (not min-max scaled), ending in a
   sigmoid, saved with torch.jit.save(torch.jit.script(model)). It exports its logit
   (``@torch.jit.export def logit``), so the attack's gradient sign stays exact on events where
-  float32 rounds the sigmoid to 0 or 1 (README, "Your own data and model");
+  float32 rounds the sigmoid to 0 or 1 (docs/own-data.md);
 - model.pt2: the same model saved with torch.export (``torch.export.save``), TorchScript's
   successor; the workflow finds its logit in the exported graph (the sigmoid at its end).
 
@@ -28,8 +28,8 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "workflow" / "lib"))
-from conservattack.donut import generate_donut  # noqa: E402
-from conservattack.exported import save_exported  # noqa: E402
+from conservattack.data.donut import generate_donut  # noqa: E402
+from conservattack.models.exported import save_exported  # noqa: E402
 
 SCALE = 20.0  # GeV per toy unit
 

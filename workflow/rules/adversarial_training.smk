@@ -1,4 +1,4 @@
-# Cumulative adversarial training with grey-box evaluation (SPEC section 4, study 4). The base
+# Cumulative adversarial training with grey-box evaluation (docs/method.md, study 4). The base
 # model of run r is its classifier (runs/run<r>/model.pt). Iteration k of run r attacks the
 # training set with that initial model (own job: iterations of all runs run in parallel) and
 # retrains from scratch on the training set plus the fooled adversaries of iterations 1..k.

@@ -5,14 +5,14 @@ import math
 import os
 from pathlib import Path
 
-from conservattack.deps import module_dependencies  # noqa: E402
-from conservattack.higgs import higgs_files  # noqa: E402
-from conservattack.report import ReportNumbers  # noqa: E402
-from conservattack.seeds import derived_seed  # noqa: E402
-from conservattack.userconfig import check_custom_config  # noqa: E402
-from conservattack.ttww import config_key as ttww_config_key  # noqa: E402
-from conservattack.ttww import local_inputs as ttww_local_inputs  # noqa: E402
-from conservattack.ttww import sample_config as ttww_sample_config  # noqa: E402
+from conservattack.pipeline.deps import module_dependencies  # noqa: E402
+from conservattack.data.higgs import higgs_files  # noqa: E402
+from conservattack.pipeline.report import ReportNumbers  # noqa: E402
+from conservattack.pipeline.seeds import derived_seed  # noqa: E402
+from conservattack.pipeline.custom_config import check_custom_config  # noqa: E402
+from conservattack.data.ttww import config_key as ttww_config_key  # noqa: E402
+from conservattack.data.ttww import local_inputs as ttww_local_inputs  # noqa: E402
+from conservattack.data.ttww import sample_config as ttww_sample_config  # noqa: E402
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 DATASETS = config["datasets"]
@@ -353,5 +353,5 @@ def declared_units(wildcards):
 
 
 def report_numbers(wildcards):
-    """Our numbers beside the paper's, read when a caption is rendered (conservattack.report)."""
+    """Our numbers beside the paper's, read when a caption is rendered (conservattack.pipeline.report)."""
     return ReportNumbers(wildcards.dataset)

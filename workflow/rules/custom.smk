@@ -1,4 +1,4 @@
-# The analyst toolkit (paper section 11, figure 26; SPEC study 10): the `custom` dataset reads
+# The analyst toolkit (paper section 11, figure 26; docs/method.md, study 10): the `custom` dataset reads
 # your own events (Parquet, CSV or ROOT) and, optionally, imports your model (torch.export or
 # TorchScript) into every run's model slot; the generic rules then attack, train the detectors,
 # compute the corrected fooling ratio and write the verdict.

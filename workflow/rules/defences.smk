@@ -1,4 +1,4 @@
-# Defences (SPEC section 4): adversarial data augmentation (study 3).
+# Defences (docs/method.md section 4): adversarial data augmentation (study 3).
 
 
 rule augmentation_subset:

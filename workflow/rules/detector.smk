@@ -1,4 +1,4 @@
-# The adversarial-detector study (SPEC section 4, studies 5-7) and the analyst verdict.
+# The adversarial-detector study (docs/method.md, studies 5-7) and the analyst verdict.
 
 
 rule detector_attack:

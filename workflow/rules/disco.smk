@@ -1,4 +1,4 @@
-# Study 9 (SPEC section 4): DisCo-constrained attack with limited data (2,500 training / 1,000
+# Study 9 (docs/method.md section 4): DisCo-constrained attack with limited data (2,500 training / 1,000
 # test adversaries by default), the limited-data Pearson comparison, their detectors, and
 # detector AUROC versus training size (paper figures 22-25).
 

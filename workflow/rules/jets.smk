@@ -1,4 +1,4 @@
-# TT vs WW jets (SPEC section 3): CERN Open Data downloads, jets read by configuration, TopoDNN
+# TT vs WW jets (docs/method.md section 3): CERN Open Data downloads, jets read by configuration, TopoDNN
 # inputs, the fixed split and scaling, and the SingleMu real data processed identically.
 
 TTWW = config["ttww"]

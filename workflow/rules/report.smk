@@ -83,7 +83,7 @@ rule plot_runs:
 
 
 rule summary:
-    """Our numbers beside the paper's (SPEC section 5)."""
+    """Our numbers beside the paper's (docs/method.md section 5)."""
     input:
         script_path("summary"),
         lib("summary"),

@@ -23,7 +23,7 @@ rule train_classifier:
     params:
         training=lambda w: ds(w)["training"],
         seed=lambda w: run_seed(w, "init"),
-        # one mini-batch order for all runs: runs differ only in initialisation (SPEC section 4)
+        # one mini-batch order for all runs: runs differ only in initialisation (docs/method.md section 4)
         shuffle_seed=lambda w: derived_seed(config["seed"], w.dataset, "shuffle"),
     script:
         "../../scripts/train_classifier.py"

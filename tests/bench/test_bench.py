@@ -1,0 +1,60 @@
+"""The benchmarks (conservattack.bench): one JSON object per engine and row, and the candidate-count
+script of resources/benchmarks, which must count without changing a decision."""
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from conservattack import attack
+from conservattack.attacks.engines import cpu as kernels
+from conservattack.bench.engines import main as bench_main
+from conservattack.bench.engines import problem
+from paths import ROOT
+
+
+@pytest.mark.parametrize("case", ["higgs", "donut"])
+def test_benchmark_prints_one_json_object_per_engine(case, capsys):
+    assert bench_main(["--case", case, "--n", "300", "--engines", "exact,numpy,naive", "--naive-events", "3"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["engine"] for r in rows] == ["naive", "cpu", "numpy"]
+    for r in rows:
+        assert {"engine", "device", "case", "n", "d", "K", "event_visits", "seconds", "us_per_event_visit",
+                "peak_mem_mb", "ratio"} <= set(r)
+        assert r["n"] == 300 and r["us_per_event_visit"] > 0 and r["ratio"] > 0
+    assert rows[0]["K"] == (2000 if case == "higgs" else 150)
+    for r in rows[1:]:  # full attacks say where their time went
+        assert 0 < r["visit_seconds"] + r["model_seconds"] <= r["seconds"]
+        assert r["us_per_event_visit_loop"] == pytest.approx(r["visit_seconds"] / r["event_visits"] * 1e6)
+
+
+def test_candidate_counts_script_counts_without_changing_a_decision(monkeypatch):
+    # resources/benchmarks/candidate_counts.py compiles a copy of visit_events with counters added
+    # at lines it finds by text: a kernel edit that moves them must fail here, not in docs/performance.md
+    path = ROOT / "resources" / "benchmarks" / "candidate_counts.py"
+    spec = importlib.util.spec_from_file_location("candidate_counts", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    params, X, model, y = problem("higgs", 300, 0, 2, "cpu")
+    expected = attack(model, X, y, params, engine="cpu", progress=False).X_adv
+    # a case where bins that break the JSD limit are jumped over (counted below): still the
+    # reference engine's decisions
+    assert np.array_equal(attack(model, X, y, params, engine="numpy", progress=False).X_adv, expected)
+    counter = np.zeros(len(script.NAMES), np.int64)
+    monkeypatch.setattr(kernels, "visit_events", script.counted_visit_events(counter, len(X)))
+    got = attack(model, X, y, params, engine="cpu", progress=False).X_adv
+    assert np.array_equal(got, expected)
+    binned, evaluated, checked, skipped, jumped = counter.tolist()
+    assert binned >= evaluated > 0 and checked >= skipped > 0 and binned >= jumped > 0
+
+
+def test_benchmark_disco_rows(capsys):
+    assert bench_main(["--case", "disco", "--n", "300", "--naive-events", "2", "--iterations", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["engine"] for r in rows] == ["disco-incremental", "disco-direct", "disco-full", "disco-attack"]
+    assert rows[2]["candidates_timed"] == 2 and rows[3]["event_visits"] == 300
+    for r in rows:
+        assert {"engine", "device", "case", "n", "d", "K", "event_visits", "seconds", "us_per_event_visit",
+                "peak_mem_mb", "ratio"} <= set(r)
+        assert r["case"] == "disco" and r["n"] == 300 and r["d"] == 30 and r["ratio"] > 0
