@@ -1,4 +1,5 @@
-"""The summary table beside the paper's numbers (conservattack.studies.paper.summary_table)."""
+"""The paper's numbers beside ours (conservattack.studies.paper.summary_table), and its attack parameter
+rows (PAPER_PARAMETERS), which the config schema's defaults must be."""
 
 import numpy as np
 import pandas as pd
@@ -94,3 +95,59 @@ def test_report_lines_for_every_metric_of_a_prefix(tmp_path):
     assert [line.split("``")[1] for line in lines] == [f"repeated_misclassification_p_k{k}" for k in range(5)]
     assert "0.5" in lines[1] and "not computed" in lines[2] and "k = 2 of 10" in lines[2]
     assert "not computed" in ReportNumbers("ttww", str(tmp_path)).rst_matching("no_such_")
+
+
+# Where the config schema's per-dataset defaults use the paper's rows (PAPER_PARAMETERS), and the
+# places where the project chose a row of another study (the Donut row for the analyst toolkit
+# and the Donut augmentation; docs/method.md section 6).
+SCHEMA_ROWS = {
+    ("donut", "attack"): "donut_attack",
+    ("donut", "detector", "attack"): "donut_detector",
+    ("donut", "augmentation", "attack"): "donut_attack",
+    ("higgs", "attack"): "higgs_attack",
+    ("higgs", "augmentation", "attack"): "higgs_augmentation",
+    ("higgs", "detector", "attack"): "higgs_detector",
+    ("higgs", "adversarial_training", "test_attack"): "higgs_adversarial_training_test",
+    ("higgs", "adversarial_training", "train_attack"): "higgs_adversarial_training_train",
+    ("ttww", "attack"): "ttww_attack",
+    ("ttww", "augmentation", "attack"): "ttww_augmentation",
+    ("ttww", "detector", "attack"): "ttww_detector",
+    ("ttww", "adversarial_training", "test_attack"): "ttww_adversarial_training_test",
+    ("ttww", "adversarial_training", "train_attack"): "ttww_adversarial_training_train",
+    ("custom", "attack"): "donut_attack",
+    ("custom", "detector", "attack"): "donut_detector",
+    ("$defs", "disco", "attack"): "higgs_disco_attack",
+    ("$defs", "disco", "detector_train_attack"): "higgs_disco_detector_train",
+    ("$defs", "disco", "detector_test_attack"): "higgs_disco_detector_test",
+    ("$defs", "disco", "pearson_attack"): "higgs_limited_pearson",
+}
+
+
+def _schema_default(schema, path):
+    if path[0] == "$defs":
+        return schema["$defs"][path[1]]["properties"][path[2]]["default"]
+    node = schema["properties"][path[0]]["properties"][path[1]]["default"]
+    for key in path[2:]:
+        node = node[key]
+    return node
+
+
+@pytest.mark.parametrize("path, row", SCHEMA_ROWS.items(), ids=lambda v: ".".join(v) if isinstance(v, tuple) else v)
+def test_schema_defaults_are_the_papers_rows(path, row):
+    import yaml
+
+    from conservattack.studies.paper import PAPER_PARAMETERS
+    from paths import ROOT
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert _schema_default(schema, path)["params"] == PAPER_PARAMETERS[row]
+
+
+def test_every_paper_row_is_a_valid_attack():
+    from conservattack.attacks.params import AttackParams
+    from conservattack.studies.paper import PAPER_PARAMETERS
+
+    for name, row in PAPER_PARAMETERS.items():
+        if not any(isinstance(v, list) for v in row.values()):
+            AttackParams(**row)
+    assert {row for row in SCHEMA_ROWS.values()} == set(PAPER_PARAMETERS)

@@ -1,114 +1,180 @@
-"""Attack parameters (docs/method.md section 2) as a validated dataclass."""
+"""Attack parameters (docs/method.md section 2): one table of their facts, and the validated
+``AttackParams`` built from it.
+
+``PARAMETERS`` is the one place where each parameter's name, type, default, limits and meaning are
+written. ``AttackParams`` (its fields, defaults, docstring and checks) is made from it, and
+``schema_properties`` gives the JSON-schema properties the workflow's config schema must declare
+for an attack block (tests/attacks/test_params.py fails when workflow/schemas/config.schema.yaml
+differs). The paper's parameter sets are rows of ``conservattack.studies.paper.PAPER_PARAMETERS``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import numbers
-from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from dataclasses import fields
+from typing import Any, Mapping, NamedTuple
 
 
 class ParameterError(ValueError):
     """A parameter is missing, unknown, of the wrong type or out of range."""
 
 
-@dataclass(frozen=True)
-class AttackParams:
-    """Parameters of one CONSERVAttack call; field names are those of docs/method.md section 2.
+REQUIRED = object()  # the default of a parameter that must be given
 
-    Features are expected min-max scaled to [0, 1]; ``min_change`` and ``step`` are in those units.
 
-    Attributes
-    ----------
-    min_change : smallest move tried per feature (> 0).
-    step : grid spacing between candidate moves (> 0); unused in random mode.
-    num_candidates : None for grid mode; N > 0 for random mode (N moves drawn per feature).
-    n_iterations : gradient/visit/re-evaluate iterations (>= 1).
-    num_bins : equal-width bins of the per-feature histograms (>= 2).
-    alpha, beta : weights of JSD and Frobenius norm in a candidate's cost (>= 0).
-    max_jsd_single_change, max_frob_single_change : admissibility limits of one candidate (>= 0).
-    use_no_change : fall back to "no move" when no candidate is admissible (else least cost).
-    optimize_already_fooled : also visit fooled events and pull them back toward their clean
-        values while they stay fooled and the cost against the clean statistics drops.
-    max_search_steps : candidates per feature for ``optimize_already_fooled`` (>= 1).
-    randomize_step, random_step_frac : scale min_change and step by U(1-f, 1+f), drawn per
-        visited event and feature (0 <= f < 1).
-    seed : seed of the attack's random generator (random mode and step jitter).
-    use_disco : constrain the matrix of pairwise distance correlations (V-statistic) instead of
-        the Pearson matrix: FN and the relative-FN metric use it (``conservattack.attacks.disco``).
-    """
+class Parameter(NamedTuple):
+    """The facts of one attack parameter. ``kind``: "number", "integer" or "boolean";
+    ``nullable``: None is allowed (and means something, see ``description``); ``in_config``:
+    the workflow's attack blocks take it (``seed`` is derived from the config's base seed);
+    ``in_ranges``: adversarial training may draw it from a range."""
 
-    min_change: float
-    step: float = 0.0
-    num_candidates: int | None = None
-    n_iterations: int = 10
-    num_bins: int = 100
-    alpha: float = 1.0
-    beta: float = 1.0
-    max_jsd_single_change: float = 0.01
-    max_frob_single_change: float = 0.001
-    use_no_change: bool = True
-    optimize_already_fooled: bool = False
-    max_search_steps: int = 10
-    randomize_step: bool = False
-    random_step_frac: float = 0.0
-    seed: int = 0
-    use_disco: bool = False
+    name: str
+    kind: str
+    default: Any
+    description: str
+    minimum: float | None = None
+    exclusive_minimum: bool = False
+    maximum: float | None = None
+    exclusive_maximum: bool = False
+    nullable: bool = False
+    in_config: bool = True
+    in_ranges: bool = True
 
-    def __post_init__(self):
-        def number(name, *, integer=False, minimum=None, exclusive=False, maximum=None, max_excl=False):
-            value = getattr(self, name)
-            ok_type = numbers.Integral if integer else numbers.Real
-            if isinstance(value, bool) or not isinstance(value, ok_type):
-                kind = "an integer" if integer else "a number"
-                raise ParameterError(f"attack parameter '{name}' must be {kind}, got {value!r}")
-            if value != value:  # NaN
-                raise ParameterError(f"attack parameter '{name}' must not be NaN")
-            if minimum is not None and (value <= minimum if exclusive else value < minimum):
-                rel = ">" if exclusive else ">="
-                raise ParameterError(f"attack parameter '{name}' must be {rel} {minimum}, got {value!r}")
-            if maximum is not None and (value >= maximum if max_excl else value > maximum):
-                rel = "<" if max_excl else "<="
-                raise ParameterError(f"attack parameter '{name}' must be {rel} {maximum}, got {value!r}")
 
-        number("min_change", minimum=0, exclusive=True, maximum=1)
-        if self.num_candidates is None:
-            number("step", minimum=0, exclusive=True, maximum=1)
-        else:
-            number("num_candidates", integer=True, minimum=1)
-            number("step", minimum=0, maximum=1)
-        number("n_iterations", integer=True, minimum=1)
-        number("num_bins", integer=True, minimum=2)
-        number("alpha", minimum=0)
-        number("beta", minimum=0)
-        number("max_jsd_single_change", minimum=0)
-        number("max_frob_single_change", minimum=0)
-        number("max_search_steps", integer=True, minimum=1)
-        number("random_step_frac", minimum=0, maximum=1, max_excl=True)
-        number("seed", integer=True, minimum=0)
-        for name in ("use_no_change", "optimize_already_fooled", "randomize_step", "use_disco"):
-            if not isinstance(getattr(self, name), bool):
-                raise ParameterError(
-                    f"attack parameter '{name}' must be true or false, got {getattr(self, name)!r}"
-                )
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("min_change", "number", REQUIRED, "Smallest candidate move.", 0, True, 1),
+    Parameter("step", "number", 0.0, "Grid spacing between candidate moves (grid mode; > 0 there).", 0, False, 1),
+    Parameter("num_candidates", "integer", None, "null: grid mode; N: random mode with N moves U(min_change, room).",
+              1, nullable=True),
+    Parameter("n_iterations", "integer", 10, "Attack iterations.", 1),
+    Parameter("num_bins", "integer", 100, "Histogram bins of the JSD constraint and metric.", 2),
+    Parameter("alpha", "number", 1.0, "Weight of the JSD in a candidate's cost.", 0),
+    Parameter("beta", "number", 1.0, "Weight of the Frobenius norm in a candidate's cost.", 0),
+    Parameter("max_jsd_single_change", "number", 0.01, "Largest admissible JSD of one move.", 0),
+    Parameter("max_frob_single_change", "number", 0.001, "Largest admissible Frobenius norm of one move.", 0),
+    Parameter("use_no_change", "boolean", True, "No move when no candidate is admissible (else the least-cost one)."),
+    Parameter("optimize_already_fooled", "boolean", False,
+              "Pull fooled events back toward their clean values while they stay fooled."),
+    Parameter("max_search_steps", "integer", 10, "Candidate steps per feature for optimize_already_fooled.", 1),
+    Parameter("randomize_step", "boolean", False, "Scale min_change and step by U(1-f, 1+f) per event and feature."),
+    Parameter("random_step_frac", "number", 0.0, "The f of randomize_step.", 0, False, 1, True),
+    Parameter("seed", "integer", 0, "Seed of the attack's random generator (random mode and step jitter).", 0,
+              in_config=False, in_ranges=False),
+    Parameter("use_disco", "boolean", False,
+              "Constrain the matrix of pairwise distance correlations (V-statistic) instead of the Pearson matrix; "
+              "FN and the relative-FN metric use it (numpy engine: auto picks it).", in_ranges=False),
+)
+BY_NAME = {p.name: p for p in PARAMETERS}
+_PYTHON_TYPE = {"number": "float", "integer": "int", "boolean": "bool"}
 
-    @property
-    def random_mode(self) -> bool:
-        return self.num_candidates is not None
 
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], **overrides) -> "AttackParams":
-        """Build from a config mapping (e.g. a block of config.yaml); unknown keys are an error."""
-        merged = {**dict(cfg), **overrides}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ParameterError(
-                f"unknown attack parameter(s) {unknown}; known parameters: {sorted(known)}"
-            )
-        if "min_change" not in merged:
-            raise ParameterError("attack parameter 'min_change' is required")
-        return cls(**merged)
+def _check(p: Parameter, value) -> None:
+    """ParameterError unless ``value`` is of ``p``'s kind and within its limits."""
+    if p.kind == "boolean":
+        if not isinstance(value, bool):
+            raise ParameterError(f"attack parameter '{p.name}' must be true or false, got {value!r}")
+        return
+    ok_type = numbers.Integral if p.kind == "integer" else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, ok_type):
+        kind = "an integer" if p.kind == "integer" else "a number"
+        raise ParameterError(f"attack parameter '{p.name}' must be {kind}, got {value!r}")
+    if value != value:  # NaN
+        raise ParameterError(f"attack parameter '{p.name}' must not be NaN")
+    if p.minimum is not None and (value <= p.minimum if p.exclusive_minimum else value < p.minimum):
+        rel = ">" if p.exclusive_minimum else ">="
+        raise ParameterError(f"attack parameter '{p.name}' must be {rel} {p.minimum}, got {value!r}")
+    if p.maximum is not None and (value >= p.maximum if p.exclusive_maximum else value > p.maximum):
+        rel = "<" if p.exclusive_maximum else "<="
+        raise ParameterError(f"attack parameter '{p.name}' must be {rel} {p.maximum}, got {value!r}")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+
+def _validate(params) -> None:
+    """Every parameter against its row of ``PARAMETERS``, numbers before booleans; in grid mode
+    (no ``num_candidates``) ``step`` must be > 0, and in random mode ``num_candidates`` is checked
+    before the (unused) ``step``."""
+    order = [p for p in PARAMETERS if p.kind != "boolean"] + [p for p in PARAMETERS if p.kind == "boolean"]
+    if params.num_candidates is not None:
+        order.remove(BY_NAME["num_candidates"])
+        order.insert(order.index(BY_NAME["step"]), BY_NAME["num_candidates"])
+    for p in order:
+        value = getattr(params, p.name)
+        if value is None and p.nullable:
+            continue
+        if p.name == "step" and params.num_candidates is None:
+            p = p._replace(exclusive_minimum=True)
+        _check(p, value)
+
+
+def _docstring() -> str:
+    lines = ["Parameters of one CONSERVAttack call (docs/method.md section 2), made from ``PARAMETERS``.", "",
+             "Features are expected min-max scaled to [0, 1]; ``min_change`` and ``step`` are in those units.", "",
+             "Attributes", "----------"]
+    for p in PARAMETERS:
+        default = "required" if p.default is REQUIRED else f"default {p.default!r}"
+        lines.append(f"{p.name} : {_PYTHON_TYPE[p.kind]}{' or None' if p.nullable else ''}, {default}. "
+                     f"{p.description}")
+    return "\n".join(lines)
+
+
+def _post_init(self) -> None:
+    _validate(self)
+
+
+def _random_mode(self) -> bool:
+    """True in random mode (``num_candidates`` set), False in grid mode."""
+    return self.num_candidates is not None
+
+
+def _from_config(cls, cfg: Mapping[str, Any], **overrides) -> "AttackParams":
+    """Build from a config mapping (e.g. a block of config.yaml); unknown keys are an error."""
+    merged = {**dict(cfg), **overrides}
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ParameterError(f"unknown attack parameter(s) {unknown}; known parameters: {sorted(known)}")
+    missing = [p.name for p in PARAMETERS if p.default is REQUIRED and p.name not in merged]
+    if missing:
+        raise ParameterError(f"attack parameter '{missing[0]}' is required")
+    return cls(**merged)
+
+
+def _to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+# The dataclass is made from the table, so a parameter is added, renamed or documented in one place.
+AttackParams = dataclasses.make_dataclass(
+    "AttackParams",
+    [(p.name, f"{_PYTHON_TYPE[p.kind]}{' | None' if p.nullable else ''}",
+      dataclasses.field() if p.default is REQUIRED else dataclasses.field(default=p.default)) for p in PARAMETERS],
+    namespace={"__doc__": _docstring(), "__post_init__": _post_init, "random_mode": property(_random_mode),
+               "from_config": classmethod(_from_config), "to_dict": _to_dict},
+    frozen=True,
+)
+AttackParams.__module__ = __name__
+
+
+def schema_properties(ranges: bool = False) -> dict:
+    """The JSON-schema ``properties`` of an attack block's ``params`` in the workflow's config
+    schema (``$defs.attack``), or with ``ranges`` those of adversarial training's drawn attack
+    (``$defs.attack_ranges``: every numeric parameter may also be a [low, high] range)."""
+    out = {}
+    for p in PARAMETERS:
+        if not p.in_config or (ranges and not p.in_ranges):
+            continue
+        node: dict[str, Any] = {"type": [p.kind, "null"] if p.nullable else p.kind}
+        if p.minimum is not None:
+            node["exclusiveMinimum" if p.exclusive_minimum else "minimum"] = p.minimum
+        if p.maximum is not None:
+            node["exclusiveMaximum" if p.exclusive_maximum else "maximum"] = p.maximum
+        if ranges and p.kind != "boolean":
+            node = {"anyOf": [node, {"$ref": "#/$defs/range"}]}
+        if p.default is not REQUIRED:
+            node["default"] = p.default
+        node["description"] = p.description
+        out[p.name] = node
+    return out
+
+
+REQUIRED_PARAMETERS = [p.name for p in PARAMETERS if p.default is REQUIRED]

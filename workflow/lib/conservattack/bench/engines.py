@@ -39,17 +39,14 @@ import torch
 from ..attacks.inference import loss_gradient_sign, predict_proba
 from ..attacks.params import AttackParams
 from ..attacks.state import AttackState
+from ..studies.paper import PAPER_PARAMETERS
 from .common import fixed_model, synthetic_set
 
-# Attack parameters of docs/method.md section 2 per case.
+# The paper's attack parameters per case (studies.paper.PAPER_PARAMETERS) and the data's width.
 CASES = {
-    "higgs": dict(d=30, params=dict(min_change=0.0005, step=0.0005, n_iterations=10, num_bins=200, alpha=4.0,
-                                    beta=1.0, max_jsd_single_change=0.006, max_frob_single_change=0.0002)),
-    "ttww": dict(d=87, params=dict(min_change=0.005, step=0.01, n_iterations=10, num_bins=200, alpha=6.5,
-                                   beta=1.0, max_jsd_single_change=0.003, max_frob_single_change=0.003)),
-    "donut": dict(d=2, params=dict(min_change=0.001, num_candidates=150, n_iterations=10, num_bins=70,
-                                   alpha=6.0, beta=1.0, max_jsd_single_change=0.005,
-                                   max_frob_single_change=0.05)),
+    "higgs": dict(d=30, params=PAPER_PARAMETERS["higgs_attack"]),
+    "ttww": dict(d=87, params=PAPER_PARAMETERS["ttww_attack"]),
+    "donut": dict(d=2, params=PAPER_PARAMETERS["donut_attack"]),
 }
 ENGINE_ALIASES = {"exact": "cpu"}
 

@@ -1,9 +1,53 @@
-"""Numbers the paper reports (docs/method.md section 5), to put beside ours."""
+"""What the paper reports: its attack parameter sets (docs/method.md section 2.12) and its numbers
+(section 5), to put beside ours."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+# The paper's attack parameter sets (docs/method.md section 2.12), one row per study and use, in
+# AttackParams' names; a [low, high] pair is a range drawn per adversarial-training iteration.
+# The config schema's per-dataset defaults are these rows (tests/studies/test_paper.py checks it),
+# and the benchmark's cases use them (conservattack.bench.engines.CASES).
+_HIGGS_TRAINING_RANGES = dict(min_change=[0.001, 0.005], step=[0.005, 0.03], n_iterations=10, num_bins=100,
+                              alpha=[3.0, 10.0], beta=[0.5, 2.5], max_jsd_single_change=[0.005, 0.03],
+                              max_frob_single_change=[0.0001, 0.001], use_no_change=True)
+PAPER_PARAMETERS: dict[str, dict] = {
+    "higgs_attack": dict(min_change=0.0005, step=0.0005, n_iterations=10, num_bins=200, alpha=4.0, beta=1.0,
+                         max_jsd_single_change=0.006, max_frob_single_change=0.0002, use_no_change=True),
+    "higgs_augmentation": dict(min_change=0.002, step=0.006, n_iterations=10, num_bins=200, alpha=6.5, beta=1.0,
+                               max_jsd_single_change=0.01, max_frob_single_change=0.001, use_no_change=True),
+    "higgs_detector": dict(min_change=0.003, step=0.02, n_iterations=10, num_bins=100, alpha=6.0, beta=1.0,
+                           max_jsd_single_change=0.01, max_frob_single_change=0.0003, use_no_change=True),
+    "higgs_adversarial_training_train": _HIGGS_TRAINING_RANGES,
+    "higgs_adversarial_training_test": dict(min_change=0.003, step=0.01, n_iterations=10, num_bins=100, alpha=8.0,
+                                            beta=1.0, max_jsd_single_change=0.01, max_frob_single_change=0.0003,
+                                            use_no_change=True),
+    "higgs_disco_attack": dict(min_change=0.015, step=0.06, n_iterations=10, num_bins=30, alpha=4.0, beta=1.0,
+                               max_jsd_single_change=0.02, max_frob_single_change=0.0003, use_no_change=True),
+    "higgs_disco_detector_train": dict(min_change=0.07, step=0.08, n_iterations=10, num_bins=30, alpha=4.0, beta=1.0,
+                                       max_jsd_single_change=0.07, max_frob_single_change=0.0025, use_no_change=True),
+    "higgs_disco_detector_test": dict(min_change=0.01, step=0.05, n_iterations=10, num_bins=30, alpha=4.0, beta=1.0,
+                                      max_jsd_single_change=0.01, max_frob_single_change=0.00015, use_no_change=True),
+    "higgs_limited_pearson": dict(min_change=0.005, step=0.02, n_iterations=10, num_bins=30, alpha=6.0, beta=1.0,
+                                  max_jsd_single_change=0.02, max_frob_single_change=0.002, use_no_change=True),
+    "ttww_attack": dict(min_change=0.005, step=0.01, n_iterations=10, num_bins=200, alpha=6.5, beta=1.0,
+                        max_jsd_single_change=0.003, max_frob_single_change=0.003, use_no_change=True),
+    "ttww_augmentation": dict(min_change=0.003, step=0.02, n_iterations=10, num_bins=100, alpha=6.5, beta=1.0,
+                              max_jsd_single_change=0.1, max_frob_single_change=0.1, use_no_change=True),
+    "ttww_detector": dict(min_change=0.01, step=0.01, n_iterations=10, num_bins=100, alpha=6.0, beta=1.0,
+                          max_jsd_single_change=0.01, max_frob_single_change=0.03, use_no_change=False),
+    "ttww_adversarial_training_train": _HIGGS_TRAINING_RANGES,  # "as Higgs ranges"
+    "ttww_adversarial_training_test": dict(min_change=0.002, step=0.005, n_iterations=10, num_bins=100, alpha=8.0,
+                                           beta=1.0, max_jsd_single_change=0.01, max_frob_single_change=0.0001,
+                                           use_no_change=True),
+    "donut_attack": dict(min_change=0.001, num_candidates=150, n_iterations=10, num_bins=70, alpha=6.0, beta=1.0,
+                         max_jsd_single_change=0.005, max_frob_single_change=0.05, use_no_change=True),
+    "donut_detector": dict(min_change=0.001, num_candidates=150, n_iterations=10, num_bins=60, alpha=6.0, beta=1.0,
+                           max_jsd_single_change=0.005, max_frob_single_change=0.05, use_no_change=True),
+}
+
 
 # dataset -> metric -> (paper value or None, free-text statement from the paper)
 PAPER_NUMBERS: dict[str, dict[str, tuple[float | None, str]]] = {
