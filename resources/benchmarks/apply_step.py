@@ -1,4 +1,4 @@
-"""Time of the batched GPU mode's host step alone: ``kernels.apply_chosen`` per event, on the CPU.
+"""Time of the batched GPU mode's host step alone: ``attacks.engines.cpu.apply_chosen`` per event, on the CPU.
 
     python resources/benchmarks/apply_step.py [--case higgs] [--n 250000] [--repeat 3]
 
@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "workflow" / "lib"))
 
 from conservattack.attacks.engines import cpu as kernels  # noqa: E402
+from conservattack.attacks.engines import structs  # noqa: E402
 from conservattack.attacks.state import AttackState  # noqa: E402
 from conservattack.bench.engines import CASES, problem  # noqa: E402
 
@@ -42,11 +43,9 @@ def main() -> int:
     events = np.arange(len(X), dtype=np.int64)
     for repeat in range(args.repeat + 1):  # the first run compiles
         state = AttackState(model, X.copy(), y, none, params, engine="cpu")
-        h, c = state.hist, state.pearson
+        hist, cm, rule = structs.histograms(state.hist), structs.comoments(state.pearson), structs.rule(params)
         t0 = time.perf_counter()
-        kernels.apply_chosen(state.X, events, X_moves, h.edges, h.counts, h.P, h.terms, h.terms_plus, h.terms_minus,
-                             h.term_sum, c.mu, c.S, float(params.max_jsd_single_change),
-                             float(params.max_frob_single_change), bool(params.use_no_change))
+        kernels.apply_chosen(state.X, events, X_moves, hist, cm, rule)
         seconds = time.perf_counter() - t0
         if repeat:
             changed = X_moves != X

@@ -46,10 +46,10 @@ def _counted_kernels():
     """A copy of the kernels module whose ``visit_events`` takes a last argument ``counter`` and
     runs ``counter[i] += 1`` after each line of COUNTED (compiled once per process)."""
     source = Path(kernels.__file__).read_text()
-    signature = "use_no_change, prune):"
+    signature = "rule, prune):"
     if source.count(signature) != 1:
         raise SystemExit(f"{kernels.__file__}: visit_events' signature changed; update this script")
-    source = source.replace(signature, "use_no_change, prune, counter):")
+    source = source.replace(signature, "rule, prune, counter):")
     for line, index in COUNTED.items():
         if source.count(line) != 1:
             raise SystemExit(f"{kernels.__file__}: the line {line.strip()!r} is not there once; update COUNTED")

@@ -74,17 +74,19 @@ def main() -> int:
     dispatcher.get_current_device = lambda: _Device()
     from conservattack.attacks.engines import cuda as ce
 
+    from conservattack.attacks.engines import structs
+
     m, d, nb = 64, 30, 200
     X, vec, edges, terms = np.zeros((m, d)), np.zeros(d), np.zeros((d, nb + 1)), np.zeros((d, nb))
     U, S, counts, events, moved = np.zeros((m, 1, 1)), np.zeros((d, d)), np.zeros((d, nb), np.int64), \
         np.zeros(m, np.int64), np.zeros(1, np.int64)
     sig = lambda *values: tuple(typeof(v) for v in values)  # noqa: E731
-    limits = (1.0, 1.0, 1.0, 1.0, True)
+    draws, bounds = structs.Draws(X, X, X, U), structs.Bounds(vec, vec)
+    hist = structs.Histograms(edges, counts, terms, terms, terms, terms, vec)
+    cm, rule = structs.Comoments(vec, S), structs.Rule(1.0, 1.0, 1.0, 1.0, True, True)
     kernels = [
-        ("visit_exact_kernel", sig(X, events, X, X, X, U, True, vec, vec, edges, counts, terms, terms, terms, terms,
-                                   vec, vec, S, *limits, moved), ce.THREADS, [ce.MAX_REGISTERS]),
-        ("choose_batch_kernel", sig(X, X, X, X, U, True, vec, vec, edges, terms, terms, terms, vec, vec, S, vec, vec,
-                                    1, *limits, X), ce.BATCH_WARPS * ce.WARP,
+        ("visit_exact_kernel", sig(X, events, draws, bounds, hist, cm, rule, moved), ce.THREADS, [ce.MAX_REGISTERS]),
+        ("choose_batch_kernel", sig(X, draws, bounds, hist, cm, vec, vec, 1, rule, X), ce.BATCH_WARPS * ce.WARP,
          [int(v) for v in args.batch_registers.split(",")]),
         ("coupling_kernel", sig(S, vec, vec), ce.THREADS, [0]),
     ]

@@ -11,6 +11,7 @@ from scipy.spatial.distance import jensenshannon
 
 from conservattack import AttackParams, attack
 from conservattack.attacks.engines import cpu as kernels
+from conservattack.attacks.engines import structs
 from conservattack.plots import figures as plots
 from conservattack.attacks.state import AttackState
 from conservattack.attacks.inference import loss_gradient_sign, predict_proba
@@ -117,7 +118,7 @@ def test_naive_engine_agrees(seed):
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("use_no_change", [True, False])
 def test_batched_apply_step_keeps_the_moves_a_from_scratch_check_admits(seed, use_no_change):
-    """The batched mode's host step (kernels.apply_chosen): moves chosen elsewhere are applied in
+    """The batched mode's host step (engines.cpu.apply_chosen): moves chosen elsewhere are applied in
     event order (any order), and with use_no_change a feature's move is dropped exactly when the
     oracle, recomputing JSD and FN from scratch on the set as it is just before that event, finds
     it breaks a per-move limit. The running statistics it leaves agree with a recount."""
@@ -131,9 +132,8 @@ def test_batched_apply_step_keeps_the_moves_a_from_scratch_check_admits(seed, us
     events = rng.permutation(n)[: 2 * n // 3].astype(np.int64)
     state = AttackState(model, X.copy(), y, np.zeros(n, bool), params, engine="cpu")
     h, c = state.hist, state.pearson
-    moved = kernels.apply_chosen(state.X, events, proposed[events], h.edges, h.counts, h.P, h.terms, h.terms_plus,
-                                 h.terms_minus, h.term_sum, c.mu, c.S, params.max_jsd_single_change,
-                                 params.max_frob_single_change, use_no_change)
+    moved = kernels.apply_chosen(state.X, events, proposed[events], structs.histograms(h), structs.comoments(c),
+                                 structs.rule(params))
     nb = params.num_bins
     P = [np.histogram(X[:, j], bins=nb, range=(lo[j], hi[j]))[0] / n for j in range(d)]
     expected = X.copy()

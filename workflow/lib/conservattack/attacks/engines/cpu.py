@@ -4,6 +4,8 @@ It makes exactly the decisions of the numpy reference (``state.AttackState.choos
 ``apply`` with ``running_stats.RunningHistograms`` / ``RunningPearson``): every quantity is formed with the
 same floating-point operations in the same order (sums left to right, see
 ``running_stats.sequential_row_sums``), so the two engines agree to the bit. The tests check that.
+The kernels take the attack's state as the named structures of ``engines.structs`` (bounds,
+histograms, co-moments, per-event draws, the rule's scalars).
 
 Speed comes from exact shortcuts, none of which changes a decision:
 - a candidate whose target bin already breaks the JSD limit is not evaluated further
@@ -28,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from ..running_stats import compiled_bin_of as _bin_of
+from . import structs
 
 LN2 = math.log(2.0)
 BLOCK = 8  # grid candidates per pruning block (doubling after each skipped block)
@@ -127,8 +130,10 @@ def _workspace(d):
 
 
 @njit(cache=True, inline="always")
-def _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins):
-    """Per-event sums of running_stats.RunningPearson.event_terms and the event's bins (same operation order)."""
+def _event_sums(x, cm, edges, u2, e, w, A, B, E, old_bins):
+    """Per-event sums of running_stats.RunningPearson.event_terms (``cm``: ``structs.Comoments``) and
+    the event's bins (same operation order)."""
+    mu, S = cm.mu, cm.S
     d = x.shape[0]
     nb = edges.shape[1] - 1
     for k in range(d):
@@ -162,12 +167,14 @@ def _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins):
 
 
 @njit(cache=True, inline="always")
-def _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, terms_plus, terms_minus, term_sum,
-                mu, S, resum):
+def _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, resum):
     """Move event i (current values ``x``, bins ``old_bins``) to ``x_new`` and update the statistics
-    exactly (state.AttackState.apply); returns whether anything moved. ``resum``: a touched
+    (``hist``: ``structs.Histograms``, ``cm``: ``structs.Comoments``) exactly
+    (state.AttackState.apply); returns whether anything moved. ``resum``: a touched
     feature's JS term sum is re-added over all bins, as the reference engine does; otherwise it is
     corrected by the two changed terms (O(1) instead of O(bins), rounding differs by ulps)."""
+    edges, counts, P, terms, terms_plus, terms_minus, term_sum = hist
+    mu, S = cm
     n, d = X.shape
     nb = counts.shape[1]
     inv_n = 1.0 / n
@@ -231,14 +238,17 @@ def _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, 
 
 
 @njit(cache=True)
-def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts, P, terms,
-                 terms_plus, terms_minus, term_sum, mu, S, alpha, beta, max_jsd, max_frob,
-                 use_no_change, prune):
-    """Visit ``events`` in order (docs/method.md section 2.3), moving X and the running statistics in place.
-
-    ``signs[t]``, ``mc[t]``, ``st[t]`` belong to ``events[t]``; ``U[t]`` holds its (d, N) uniforms
-    in random mode. Returns the number of events that moved.
+def visit_events(X, events, draws, bounds, hist, cm, rule, prune):
+    """Visit ``events`` in order (docs/method.md section 2.3), moving X and the running statistics
+    ``hist`` and ``cm`` in place (``structs``). Row t of each of ``draws``' arrays belongs to
+    ``events[t]``. ``prune``: take the exact shortcuts of the module docstring (off only in tests).
+    Returns the number of events that moved.
     """
+    signs, mc, st, U = draws
+    lo, hi = bounds
+    edges, counts, P, terms, terms_plus, terms_minus, term_sum = hist
+    mu, S = cm
+    alpha, beta, max_jsd, max_frob, use_no_change, random_mode = rule
     n, d = X.shape
     nb = counts.shape[1]
     two_ln2 = 2.0 * LN2
@@ -254,7 +264,7 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
         x = X[i].copy()
         s_ev = signs[t]
         # ---- per-event sums (running_stats.RunningPearson.event_terms)
-        _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins)
+        _event_sums(x, cm, edges, u2, e, w, A, B, E, old_bins)
         # ---- choose per feature (state.AttackState.choose)
         for j in range(d):
             s = s_ev[j]
@@ -361,22 +371,24 @@ def visit_events(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts
                 found = True
             x_new[j] = best_val if found else xj
         # ---- apply (state.AttackState.apply)
-        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, terms_plus, terms_minus,
-                       term_sum, mu, S, True):
+        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, True):
             moved += 1
     return moved
 
 
 @njit(cache=True)
-def apply_chosen(X, events, X_new, edges, counts, P, terms, terms_plus, terms_minus, term_sum, mu, S, max_jsd,
-                 max_frob, use_no_change):
+def apply_chosen(X, events, X_new, hist, cm, rule):
     """Apply moves chosen elsewhere (the batched GPU mode): event ``events[t]`` to ``X_new[t]``, in
-    order, with the exact running updates. With ``use_no_change`` a feature's move that is not
+    order, with the exact running updates of ``hist`` and ``cm``. With ``use_no_change`` a feature's move that is not
     admissible against the statistics as they are now is dropped. Returns the events that moved.
     The JS term sums are corrected in O(1) per move rather than re-added (the mode is approximate
     anyway, and the attack re-synchronises every statistic once per iteration)."""
+    edges, terms, terms_plus, terms_minus, term_sum = hist.edges, hist.terms, hist.terms_plus, hist.terms_minus, \
+        hist.term_sum
+    S = cm.S
+    max_jsd, max_frob, use_no_change = rule.max_jsd, rule.max_frob, rule.use_no_change
     n, d = X.shape
-    nb = counts.shape[1]
+    nb = hist.counts.shape[1]
     two_ln2 = 2.0 * LN2
     vec, bins = _workspace(d)
     u2, e, A, B, E, w, x_new = vec[0], vec[1], vec[2], vec[3], vec[4], vec[5], vec[6]
@@ -385,7 +397,7 @@ def apply_chosen(X, events, X_new, edges, counts, P, terms, terms_plus, terms_mi
     for t in range(events.shape[0]):
         i = events[t]
         x = X[i].copy()
-        _event_sums(x, mu, S, edges, u2, e, w, A, B, E, old_bins)
+        _event_sums(x, cm, edges, u2, e, w, A, B, E, old_bins)
         for j in range(d):
             xv = X_new[t, j]
             keep = True
@@ -398,8 +410,7 @@ def apply_chosen(X, events, X_new, edges, counts, P, terms, terms_plus, terms_mi
                 fn = _frob(xv - x[j], e[j], S[j, j], A[j], B[j], E[j], n)
                 keep = jsd <= max_jsd and fn <= max_frob
             x_new[j] = xv if keep else x[j]
-        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, edges, counts, P, terms, terms_plus, terms_minus,
-                       term_sum, mu, S, False):
+        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, False):
             moved += 1
     return moved
 
@@ -407,15 +418,12 @@ def apply_chosen(X, events, X_new, edges, counts, P, terms, terms_plus, terms_mi
 def visit(state, order, signs, bar, chunk: int = 4096) -> int:
     """Visit the events ``order`` (increasing) with their gradient ``signs``, ``chunk`` at a
     time (the draws of a chunk are made on the host, in the numpy engine's order)."""
-    p, h, c = state.p, state.hist, state.pearson
+    bounds, hist = structs.bounds(state), structs.histograms(state.hist)
+    cm, rule = structs.comoments(state.pearson), structs.rule(state.p)
     moved = 0
     for start in range(0, order.size, chunk):
         events = order[start : start + chunk]
-        mc, st, U = state.draws(events.size)
-        moved += visit_events(
-            state.X, events.astype(np.int64), np.ascontiguousarray(signs[start : start + chunk]), mc, st, U,
-            p.random_mode, state.lo, state.hi, h.edges, h.counts, h.P, h.terms, h.terms_plus,
-            h.terms_minus, h.term_sum, c.mu, c.S, float(p.alpha), float(p.beta),
-            float(p.max_jsd_single_change), float(p.max_frob_single_change), p.use_no_change, True)
+        draws = structs.Draws(np.ascontiguousarray(signs[start : start + chunk]), *state.draws(events.size))
+        moved += visit_events(state.X, events.astype(np.int64), draws, bounds, hist, cm, rule, True)
         bar.update(events.size)
     return int(moved)

@@ -44,7 +44,8 @@ from numba import config as numba_config
 from numba import cuda
 
 from ..running_stats import bin_of_impl
-from . import cpu, cuda_visit_chunk
+from . import cpu, cuda_visit_chunk, structs
+from .structs import FeatureTerms
 from . import cuda_available as available  # noqa: F401 - this engine's public check
 
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
@@ -209,9 +210,19 @@ def _warp_best(c, a, i, v, scratch4):
 # One feature of one event, chosen by one warp (state.AttackState.choose for column j)
 # ---------------------------------------------------------------------------------------------
 @cuda.jit(device=True)
-def _choose_feature(j, t, lane, xj, s, a_bin, e_j, Sjj, A_j, B_j, E_j, mcj, stj, U, random_mode, lo, hi,
-                    edges, terms, terms_plus, terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob,
-                    use_no_change, scratch, scratch4):
+def _choose_feature(j, t, lane, ft, draws, bounds, hist, rule, n, scratch, scratch4):
+    """The new value of feature j of visited event t (``ft``: its ``structs.FeatureTerms``; ``draws``
+    row t), chosen by the warp of ``lane`` against the statistics ``hist`` (``structs``)."""
+    xj, a_bin, e_j, Sjj, A_j, B_j, E_j = ft
+    s = draws.signs[t, j]
+    mcj = draws.mc[t, j]
+    stj = draws.st[t, j]
+    U = draws.U
+    lo, hi = bounds
+    edges, terms, terms_plus, terms_minus, term_sum = hist.edges, hist.terms, hist.terms_plus, hist.terms_minus, \
+        hist.term_sum
+    nb = terms.shape[1]
+    alpha, beta, max_jsd, max_frob, use_no_change, random_mode = rule
     inf = math.inf
     two_ln2 = 2.0 * LN2
     lo_j = lo[j]
@@ -386,8 +397,9 @@ def _deviation_terms(X, i, j, d, mu, S, u2):
 
 
 @cuda.jit(device=True)
-def _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins):
+def _event_terms(X, i, d, cm, edges, nb, buf, old_bins):
     """Load event i and its per-feature sums into ``buf``, a thread per feature."""
+    mu, S = cm
     xs, e, u2, A, B, E = buf[XS], buf[EV], buf[U2], buf[SA], buf[SB], buf[SE]
     for k in range(cuda.threadIdx.x, d, cuda.blockDim.x):
         u2[k] = 1.0 / S[k, k]
@@ -401,28 +413,29 @@ def _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins):
 
 
 @cuda.jit(device=True)
-def _choose_event(t, d, buf, S, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus,
-                  terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change, scratch, scratch4):
+def _choose_event(t, d, buf, cm, old_bins, draws, bounds, hist, rule, n, scratch, scratch4):
+    S = cm.S
     xs, e, A, B, E, x_new = buf[XS], buf[EV], buf[SA], buf[SB], buf[SE], buf[XNEW]
     tid = cuda.threadIdx.x
     lane = tid % WARP
     warp = tid // WARP
     n_warps = cuda.blockDim.x // WARP
     for j in range(warp, d, n_warps):
-        v = _choose_feature(j, t, lane, xs[j], signs[t, j], old_bins[j], e[j], S[j, j], A[j], B[j], E[j],
-                            mc[t, j], st[t, j], U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus,
-                            term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change,
-                            scratch[warp], scratch4[warp % SCRATCH4_WARPS])
+        ft = FeatureTerms(xs[j], old_bins[j], e[j], S[j, j], A[j], B[j], E[j])
+        v = _choose_feature(j, t, lane, ft, draws, bounds, hist, rule, n, scratch[warp],
+                            scratch4[warp % SCRATCH4_WARPS])
         if lane == 0:
             x_new[j] = v
     cuda.syncthreads()
 
 
 @cuda.jit(device=True)
-def _apply_event(X, i, d, n, buf, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus, term_sum, mu,
-                 S):
+def _apply_event(X, i, d, n, buf, old_bins, hist, cm):
     """state.AttackState.apply: histograms one thread per feature, co-moments one thread per
     feature pair, each entry updated in the order the sequential per-feature updates would."""
+    edges, counts, P, terms, terms_plus, terms_minus, term_sum = hist
+    nb = counts.shape[1]
+    mu, S = cm
     xs, x_new, mu_new, e_old, e_cur, flag = buf[XS], buf[XNEW], buf[MU_NEW], buf[E_OLD], buf[E_CUR], buf[MISC]
     tid = cuda.threadIdx.x
     T = cuda.blockDim.x
@@ -486,12 +499,12 @@ def _apply_event(X, i, d, n, buf, old_bins, edges, nb, counts, P, terms, terms_p
 
 
 @cuda.jit(**({} if SIMULATOR else {"max_registers": MAX_REGISTERS}))
-def visit_exact_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, counts, P, terms, terms_plus,
-                       terms_minus, term_sum, mu, S, alpha, beta, max_jsd, max_frob, use_no_change, moved):
-    """One block visits ``events`` in order (docs/method.md section 2.3), moving X and the statistics in place."""
+def visit_exact_kernel(X, events, draws, bounds, hist, cm, rule, moved):
+    """One block visits ``events`` in order (docs/method.md section 2.3), moving X and the statistics
+    ``hist`` and ``cm`` (``structs``) in place; row t of ``draws`` belongs to ``events[t]``."""
     n = X.shape[0]
     d = X.shape[1]
-    nb = counts.shape[1]
+    nb = hist.counts.shape[1]
     buf = cuda.shared.array((N_BUFFERS, MAX_FEATURES), np.float64)
     old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
     scratch = cuda.shared.array((N_WARPS, WARP), np.float64)
@@ -499,11 +512,9 @@ def visit_exact_kernel(X, events, signs, mc, st, U, random_mode, lo, hi, edges, 
     count = 0
     for t in range(events.shape[0]):
         i = events[t]
-        _event_terms(X, i, d, mu, S, edges, nb, buf, old_bins)
-        _choose_event(t, d, buf, S, old_bins, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus,
-                      terms_minus, term_sum, n, nb, alpha, beta, max_jsd, max_frob, use_no_change, scratch, scratch4)
-        if _apply_event(X, i, d, n, buf, old_bins, edges, nb, counts, P, terms, terms_plus, terms_minus, term_sum,
-                        mu, S):
+        _event_terms(X, i, d, cm, hist.edges, nb, buf, old_bins)
+        _choose_event(t, d, buf, cm, old_bins, draws, bounds, hist, rule, n, scratch, scratch4)
+        if _apply_event(X, i, d, n, buf, old_bins, hist, cm):
             count += 1
     if cuda.threadIdx.x == 0:
         moved[0] += count
@@ -521,11 +532,12 @@ def coupling_kernel(S, u2, A):
 
 
 @cuda.jit(**_BATCH_OPTIONS)
-def choose_batch_kernel(X, signs, mc, st, U, random_mode, lo, hi, edges, terms, terms_plus, terms_minus, term_sum,
-                        mu, S, u2, A, n, alpha, beta, max_jsd, max_frob, use_no_change, X_new):
-    """Batched mode: warp g chooses feature g % d of event g // d (row of ``X``) against the
-    statistics as they are (``u2`` and ``A`` from ``coupling_kernel``). The warps are independent:
-    no barrier, no shared per-event buffer."""
+def choose_batch_kernel(X, draws, bounds, hist, cm, u2, A, n, rule, X_new):
+    """Batched mode: warp g chooses feature g % d of event g // d (row of ``X`` and ``draws``)
+    against the statistics ``hist`` and ``cm`` as they are (``u2`` and ``A`` from
+    ``coupling_kernel``), into ``X_new``. The warps are independent: no barrier, no shared
+    per-event buffer."""
+    S = cm.S
     scratch = cuda.shared.array((BATCH_WARPS, WARP), np.float64)
     scratch4 = cuda.shared.array((BATCH_WARPS if SIMULATOR else 1, WARP, 4), np.float64)
     warp = cuda.threadIdx.x // WARP
@@ -535,16 +547,14 @@ def choose_batch_kernel(X, signs, mc, st, U, random_mode, lo, hi, edges, terms, 
     g = cuda.blockIdx.x * BATCH_WARPS + warp
     t = g // d
     j = g - t * d
-    nb = terms.shape[1]
-    # (a conditional expression among the arguments of a call this long does not compile for the GPU)
+    nb = hist.terms.shape[1]
+    # (a conditional expression among the arguments of a call does not compile for the GPU)
     scratch4_row = warp if SIMULATOR else 0
     if t < m:  # the same for every lane of the warp, so its shuffles stay whole
         xj = X[t, j]
-        e_j, B_j, E_j = _deviation_terms(X, t, j, d, mu, S, u2)
-        a_bin = _bin_of(xj, edges, j, nb)
-        v = _choose_feature(j, t, lane, xj, signs[t, j], a_bin, e_j, S[j, j], A[j], B_j, E_j, mc[t, j], st[t, j], U,
-                            random_mode, lo, hi, edges, terms, terms_plus, terms_minus, term_sum, n, nb, alpha, beta,
-                            max_jsd, max_frob, use_no_change, scratch[warp], scratch4[scratch4_row])
+        e_j, B_j, E_j = _deviation_terms(X, t, j, d, cm.mu, S, u2)
+        ft = FeatureTerms(xj, _bin_of(xj, hist.edges, j, nb), e_j, S[j, j], A[j], B_j, E_j)
+        v = _choose_feature(j, t, lane, ft, draws, bounds, hist, rule, n, scratch[warp], scratch4[scratch4_row])
         if lane == 0:
             X_new[t, j] = v
 
@@ -561,11 +571,6 @@ def _grid_placeholder(U, m):
     return np.zeros((m, 1, 1)) if U.shape[2] == 0 else U
 
 
-def _limits(p):
-    return (float(p.alpha), float(p.beta), float(p.max_jsd_single_change), float(p.max_frob_single_change),
-            bool(p.use_no_change))
-
-
 class GpuIteration:
     """One attack iteration on the GPU (``engines.cuda.visit``).
 
@@ -579,89 +584,98 @@ class GpuIteration:
         if state.d > MAX_FEATURES:
             raise ValueError(f"the cuda engine handles up to {MAX_FEATURES} features, got {state.d}")
         self.state, self.batch, self.moved = state, int(batch), 0
+        self.rule = structs.rule(state.p)
         # where a batched iteration's time goes (attacks.api.AttackResult.history, the benchmark's rows)
         # gpu_wait: the host's uploads, launches and waits for choices; host_apply: cpu.apply_chosen
         self.phase_seconds = {} if self.batch <= 1 else {"gpu_wait": 0.0, "host_apply": 0.0}
         h = state.hist
-        self.lo, self.hi, self.edges = _to_device(state.lo), _to_device(state.hi), _to_device(h.edges)
+        self.bounds = structs.Bounds(_to_device(state.lo), _to_device(state.hi))
+        self.edges, self.P = _to_device(h.edges), _to_device(h.P)
         if self.batch > 1:
             self.stream, self.chosen = cuda.stream(), None
-        else:
-            self.P = _to_device(h.P)
-            self.dev = {name: _to_device(a) for name, a in self._host_arrays().items()}
+        else:  # the set and its statistics live on the device for the whole iteration
+            self.X = _to_device(state.X)
+            self.hist = self._histograms(self._uploaded(h.counts, h.terms, h.terms_plus, h.terms_minus, h.term_sum))
+            self.cm = structs.Comoments(*self._uploaded(state.pearson.mu, state.pearson.S))
             self.moved_dev = _to_device(np.zeros(1, np.int64))
 
-    def _host_arrays(self) -> dict:
-        s, h, c = self.state, self.state.hist, self.state.pearson
-        return dict(X=s.X, counts=h.counts, terms=h.terms, terms_plus=h.terms_plus, terms_minus=h.terms_minus,
-                    term_sum=h.term_sum, mu=c.mu, S=c.S)
+    @staticmethod
+    def _uploaded(*arrays, stream=0):
+        return [_to_device(a, stream) for a in arrays]
+
+    def _histograms(self, moving) -> structs.Histograms:
+        """The device's Histograms: the constant edges and P, and ``moving`` (counts, terms,
+        terms_plus, terms_minus, term_sum)."""
+        counts, terms, terms_plus, terms_minus, term_sum = moving
+        return structs.Histograms(self.edges, counts, self.P, terms, terms_plus, terms_minus, term_sum)
 
     def visit(self, events, signs, mc, st, U) -> None:
         """Visit ``events`` (increasing) with their gradient signs and the host's draws."""
-        U = _grid_placeholder(U, len(events))
+        draws = structs.Draws(signs, mc, st, _grid_placeholder(U, len(events)))
         if self.batch <= 1:
-            self._visit_exact(events, signs, mc, st, U)
+            self._visit_exact(events, draws)
         else:
             for start in range(0, len(events), self.batch):
                 stop = start + self.batch
-                self._visit_batch(events[start:stop], signs[start:stop], mc[start:stop], st[start:stop],
-                                  U[start:stop])
+                self._visit_batch(events[start:stop], structs.Draws(*(a[start:stop] for a in draws)))
 
     def finish(self) -> int:
         """Bring the exact mode's set and statistics back to the host; returns the events moved."""
         if self.batch <= 1:
-            for name, target in self._host_arrays().items():
-                target[...] = self.dev[name].copy_to_host()
+            state, h = self.state, self.state.hist
+            pairs = [(self.X, state.X), (self.cm.mu, state.pearson.mu), (self.cm.S, state.pearson.S),
+                     *((getattr(self.hist, f), getattr(h, f))
+                       for f in ("counts", "terms", "terms_plus", "terms_minus", "term_sum"))]
+            for device, host in pairs:
+                host[...] = device.copy_to_host()
             self.moved += int(self.moved_dev.copy_to_host()[0])
         return self.moved
 
-    def _visit_exact(self, events, signs, mc, st, U) -> None:
-        p, dev = self.state.p, self.dev
-        visit_exact_kernel[1, THREADS](
-            dev["X"], _to_device(events.astype(np.int64)), _to_device(signs), _to_device(mc), _to_device(st),
-            _to_device(U), bool(p.random_mode), self.lo, self.hi, self.edges, dev["counts"], self.P, dev["terms"],
-            dev["terms_plus"], dev["terms_minus"], dev["term_sum"], dev["mu"], dev["S"], *_limits(p),
-            self.moved_dev)
+    def _visit_exact(self, events, draws) -> None:
+        visit_exact_kernel[1, THREADS](self.X, _to_device(events.astype(np.int64)),
+                                       structs.Draws(*self._uploaded(*draws)), self.bounds, self.hist, self.cm,
+                                       self.rule, self.moved_dev)
 
-    def _visit_batch(self, events, signs, mc, st, U) -> None:
+    def _visit_batch(self, events, draws) -> None:
         """Choose the batch's moves against the statistics as they are, then apply them in event
         order. The choice goes in slices of PIPELINE_EVENTS events, queued on one stream with a
         copy back and an event each: the host applies a slice while the GPU chooses the next ones.
         Every slice sees the statistics of the batch's start (uploaded before the first launch),
         so this changes when the work runs, not what it computes."""
-        state, p, h, c = self.state, self.state.p, self.state.hist, self.state.pearson
+        state, h, c = self.state, self.state.hist, self.state.pearson
         ev = events.astype(np.int64)
         m, d = len(ev), state.d
         t0 = time.perf_counter()
         # The uploads go on the batch's stream, ahead of its kernels, whatever the default stream.
         # A copy from pageable host memory returns once its data are staged, so the apply step may
         # change the host's statistics as soon as these calls return.
-        inputs = [_to_device(a, self.stream) for a in (state.X[ev], signs, mc, st, U)]
-        stats = [_to_device(a, self.stream) for a in (h.terms, h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S)]
+        stream = self.stream
+        X_rows = _to_device(state.X[ev], stream)
+        draws = structs.Draws(*self._uploaded(*draws, stream=stream))
+        hist = self._histograms(self._uploaded(h.counts, h.terms, h.terms_plus, h.terms_minus, h.term_sum,
+                                               stream=stream))
+        cm = structs.Comoments(*self._uploaded(c.mu, c.S, stream=stream))
         u2, A = cuda.device_array(d, np.float64), cuda.device_array(d, np.float64)
-        coupling_kernel[1, THREADS, self.stream](stats[-1], u2, A)
-        stats += [u2, A]
+        coupling_kernel[1, THREADS, stream](cm.S, u2, A)
         X_new = cuda.device_array((m, d), np.float64)
         if self.chosen is None or len(self.chosen) < m:  # page-locked, for copies that do not block the host
             self.chosen = cuda.pinned_array((m, d), np.float64)
         slices = []
         for a in range(0, m, PIPELINE_EVENTS):
             b = min(a + PIPELINE_EVENTS, m)
-            choose_batch_kernel[-(-(b - a) * d // BATCH_WARPS), BATCH_WARPS * WARP, self.stream](
-                *(x[a:b] for x in inputs), bool(p.random_mode), self.lo, self.hi, self.edges, *stats, state.n,
-                *_limits(p), X_new[a:b])
-            X_new[a:b].copy_to_host(self.chosen[a:b], stream=self.stream)
+            choose_batch_kernel[-(-(b - a) * d // BATCH_WARPS), BATCH_WARPS * WARP, stream](
+                X_rows[a:b], structs.Draws(*(x[a:b] for x in draws)), self.bounds, hist, cm, u2, A, state.n,
+                self.rule, X_new[a:b])
+            X_new[a:b].copy_to_host(self.chosen[a:b], stream=stream)
             ready = cuda.event()
-            ready.record(self.stream)
+            ready.record(stream)
             slices.append((a, b, ready))
         apply = 0.0
+        host_hist, host_cm = structs.histograms(h), structs.comoments(c)
         for a, b, ready in slices:
             ready.synchronize()
             t1 = time.perf_counter()
-            self.moved += cpu.apply_chosen(state.X, ev[a:b], self.chosen[a:b], h.edges, h.counts, h.P, h.terms,
-                                               h.terms_plus, h.terms_minus, h.term_sum, c.mu, c.S,
-                                               float(p.max_jsd_single_change), float(p.max_frob_single_change),
-                                               bool(p.use_no_change))
+            self.moved += cpu.apply_chosen(state.X, ev[a:b], self.chosen[a:b], host_hist, host_cm, self.rule)
             apply += time.perf_counter() - t1
         self.phase_seconds["gpu_wait"] += time.perf_counter() - t0 - apply
         self.phase_seconds["host_apply"] += apply
