@@ -24,6 +24,7 @@ HAS_GPU = available() and not SIMULATOR
 gpu = pytest.mark.skipif(not HAS_GPU, reason="needs an NVIDIA GPU that numba can use")
 
 
+@pytest.mark.slow  # about 2 min: every kernel in numba's CUDA simulator
 def test_kernels_in_cuda_simulator():
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     script = HELPERS / "cuda_checks.py"

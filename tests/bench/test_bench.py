@@ -29,6 +29,7 @@ def test_benchmark_prints_one_json_object_per_engine(case, capsys):
         assert r["us_per_event_visit_loop"] == pytest.approx(r["visit_seconds"] / r["event_visits"] * 1e6)
 
 
+@pytest.mark.slow  # compiles a second copy of the cpu kernel
 def test_candidate_counts_script_counts_without_changing_a_decision(monkeypatch):
     # resources/benchmarks/candidate_counts.py compiles a copy of visit_events with counters added
     # at lines it finds by text: a kernel edit that moves them must fail here, not in docs/performance.md

@@ -149,6 +149,7 @@ def nested(path, value):
     return {path[0]: nested(path[1:], value)} if path else value
 
 
+@pytest.mark.slow  # a Snakemake dry run per default: minutes
 @pytest.mark.parametrize("dataset", ["donut", "higgs", "ttww", "custom"])
 def test_restating_any_default_changes_nothing(dataset):
     """Any one key of a dataset's blocks, given with the value the schema gives it by default,
