@@ -20,6 +20,9 @@ os.environ.update(
 )
 
 from conservattack.pipeline.configschema import checked_config  # noqa: E402
+from conservattack.pipeline.report import check_report_config  # noqa: E402
+from conservattack.pipeline.report import report_requested  # noqa: E402
+from conservattack.pipeline.runlog import quiet_terminal  # noqa: E402
 
 
 configfile: "config.yaml"
@@ -32,13 +35,21 @@ config.update(
         config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
     )
 )
+# One terminal line per job (with the workflow profile's quiet: [rules]): each rule script
+# announces itself; Snakemake's own per-job bookkeeping lines go to .snakemake/log/ only.
+quiet_terminal(workflow)
+# `snakemake --report`: the captions read this configuration, so it must be the one the results
+# were made with (results/<dataset>/config.yaml, rule record_config); otherwise stop, naming it.
+if report_requested(sys.argv):
+    check_report_config(config)
 
 
 # Downloads run where snakemake runs (a cluster's submit node), not as cluster jobs: compute
-# nodes often have no outbound network.
+# nodes often have no outbound network. Recording the configuration is too small for a job.
 localrules:
     download_higgs,
     download_ttww,
+    record_config,
 
 
 # `snakemake --report report.html`: this description, then every figure by study and dataset.

@@ -15,7 +15,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import EVENT, LABEL, adversaries_frame, features_and_labels
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     p, inp = snakemake.params, snakemake.input
     cfg = p.attack

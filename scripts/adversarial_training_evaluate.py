@@ -13,7 +13,7 @@ from conservattack.data.preprocessing import MinMaxScaler
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import LABEL, features_and_labels, split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     inp, run = snakemake.input, int(snakemake.wildcards.run)
     features = MinMaxScaler.load(inp.scaler).features

@@ -7,7 +7,7 @@ from conservattack.studies.adversarial_training import iterations_table, per_mod
 from conservattack.data.io import read_json
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     inp, out = snakemake.input, snakemake.output
     evaluation = pd.concat([pd.read_csv(f) for f in inp.evaluations], ignore_index=True)
     evaluation.to_csv(out.fooling, index=False)

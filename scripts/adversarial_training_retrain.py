@@ -12,7 +12,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import LABEL, features_and_labels, split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     p, inp = snakemake.params, snakemake.input
     features = MinMaxScaler.load(inp.scaler).features

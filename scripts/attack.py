@@ -11,7 +11,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import EVENT, adversaries_frame
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     cfg, seed = snakemake.params.attack, snakemake.params.seed
     inp = load_attack_inputs(snakemake.input.events, snakemake.input.scaler, snakemake.input.model, cfg["target"])

@@ -11,7 +11,7 @@ from conservattack.data.preprocessing import MinMaxScaler
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import features_and_labels
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     inp = snakemake.input
     features = MinMaxScaler.load(inp.scaler).features

@@ -7,7 +7,7 @@ from conservattack.studies.restricted import best_single_cut
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import features_and_labels
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     features = list(scaler.features)
     X, y = features_and_labels(read_parquet(snakemake.input.train), features)

@@ -10,7 +10,7 @@ from conservattack.pipeline.runlog import logged
 from conservattack.studies.cross_run import cross_run_fooling
 from conservattack.data.tables import split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     metas = [read_json(p) for p in snakemake.input.attacks]
     features = metas[0]["features"]

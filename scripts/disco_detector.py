@@ -9,7 +9,7 @@ from conservattack.data.preprocessing import MinMaxScaler
 from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     features = MinMaxScaler.load(inp.scaler).features

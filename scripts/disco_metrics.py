@@ -13,7 +13,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     inp, out = snakemake.input, snakemake.output
     features = MinMaxScaler.load(inp.scaler).features
     rows, sizes = [], []

@@ -3,7 +3,7 @@
 from conservattack.data.fetch.download import fetch_first
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     cfg = snakemake.params.download
     transport = snakemake.config["higgs"]["download"]  # retries, timeout: not params (they cannot change the file)
     fetch_first(cfg["urls"], snakemake.output[0], size=cfg["size"], adler32=cfg["adler32"],

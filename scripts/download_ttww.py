@@ -4,7 +4,7 @@ from conservattack.data.io import write_json
 from conservattack.data.fetch.opendata import fetch_records
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     p = snakemake.params
     o = p.opendata
     transport = snakemake.config["ttww"]["opendata"]  # retries, timeout: not params (they cannot change the files)

@@ -14,7 +14,7 @@ from conservattack.pipeline.runlog import logged
 from conservattack.studies.cross_run import cross_run_fooling
 from conservattack.data.tables import features_and_labels, split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     p, inp, out = snakemake.params, snakemake.input, snakemake.output
     features = MinMaxScaler.load(inp.scaler).features

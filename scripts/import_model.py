@@ -7,7 +7,7 @@ from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import LABEL, features_and_labels
 from conservattack.models.imported import import_model, save_imported
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     X, y = features_and_labels(read_parquet(snakemake.input.val, [*scaler.features, LABEL]), scaler.features)
     model, checks = import_model(snakemake.input.model, scaler, X, y, snakemake.params.inputs)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from conservattack.plots.figures import figures as plots
+from conservattack.plots import figures as plots
 from conservattack.data.units import feature_units
 from conservattack.data.io import read_json, read_parquet
 from conservattack.data.preprocessing import MinMaxScaler
@@ -10,7 +10,7 @@ from conservattack.pipeline.runlog import logged
 from conservattack.attacks.running_stats import pearson_matrix
 from conservattack.data.tables import features_and_labels, split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     out = snakemake.output
     meta = read_json(snakemake.input.attack)
     scaler = MinMaxScaler.load(snakemake.input.scaler)

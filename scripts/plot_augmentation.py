@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from conservattack.plots.figures import figures as plots
+from conservattack.plots import figures as plots
 from conservattack.studies.paper import paper_values
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     per_run = pd.read_csv(snakemake.input.per_run)
     paper = paper_values(snakemake.wildcards.dataset)
     cols = [("auroc_base", "Clean AUROC, base"), ("auroc_augmented", "Clean AUROC, augmented"),

@@ -2,11 +2,11 @@
 
 import pandas as pd
 
-from conservattack.plots.figures import figures as plots
+from conservattack.plots import figures as plots
 from conservattack.studies.paper import paper_values
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     inp, out = snakemake.input, snakemake.output
     paper = paper_values(snakemake.wildcards.dataset)
     cols = [("initial_fooling_ratio", "Initial fooling ratio"), ("corrected_fooling_ratio", "Corrected fooling ratio"),

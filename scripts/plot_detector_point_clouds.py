@@ -1,6 +1,6 @@
 """Rule plot_detector_point_clouds: fooling adversaries that pass the detector (paper figure 21)."""
 
-from conservattack.plots.figures import figures as plots
+from conservattack.plots import figures as plots
 from conservattack.attacks.inference import predict_proba
 from conservattack.data.io import read_parquet
 from conservattack.models.mlp import load_model
@@ -8,7 +8,7 @@ from conservattack.data.preprocessing import MinMaxScaler
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     features = list(scaler.features)
     X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.adversaries), features)

@@ -6,7 +6,7 @@ from conservattack.data.preprocessing import MinMaxScaler
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import features_and_labels, split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     scaler = MinMaxScaler.load(snakemake.input.scaler)
     features = list(scaler.features)
     X_clean, X_adv, _, fooled = split_adversaries(read_parquet(snakemake.input.adversaries), features)

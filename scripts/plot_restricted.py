@@ -6,7 +6,7 @@ from conservattack.plots import figures as plots
 from conservattack.studies.paper import paper_values
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     per_run = pd.read_csv(snakemake.input.per_run)
     paper = paper_values(snakemake.wildcards.dataset)
     fooling = [("fooling_ratio_cr", "Fooling ratio, CR"), ("fooling_ratio_sr", "Fooling ratio, SR"),

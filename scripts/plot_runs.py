@@ -7,7 +7,7 @@ from conservattack.data.io import read_json
 from conservattack.studies.paper import paper_values
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     out = snakemake.output
     dataset = snakemake.wildcards.dataset
     per_run = pd.read_csv(snakemake.input.per_run)

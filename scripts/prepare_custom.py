@@ -6,7 +6,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.custom import read_events
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     p = snakemake.params
     data = p.data
     df = read_events(snakemake.input.events, data["features"], data["label"], data["format"], data["tree"],

@@ -6,7 +6,7 @@ from conservattack.data.preprocessing import SPLITS, MinMaxScaler, scale_frame, 
 from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     p = snakemake.params
     df = generate_donut(seed=p.seed, **p.generate)
     parts = stratified_split(df, p.split, seed=p.seed)

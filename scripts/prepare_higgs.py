@@ -6,7 +6,7 @@ from conservattack.data.preprocessing import SPLITS
 from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     p = snakemake.params
     df = read_higgs(list(snakemake.input.csv))
     prepared = prepare_higgs(df, split=p.split, seed=p.seed, missing_policy=p.missing_policy)

@@ -5,7 +5,7 @@ from conservattack.data.preprocessing import MinMaxScaler
 from conservattack.data.real import prepare_real_events
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     real = prepare_real_events(snakemake.input.real, MinMaxScaler.load(snakemake.input.scaler),
                                snakemake.params.tree, read_json(snakemake.input.meta).get("missing"),
                                snakemake.params.missing_values)

@@ -6,7 +6,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.ttww import SAMPLES, describe, input_files, prepare_ttww, read_sample
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     p = snakemake.params
     # the read chunk size is no param (it cannot change the jets)
     reader = {**p.reader, "step_size": snakemake.config["ttww"]["reader"]["step_size"]}

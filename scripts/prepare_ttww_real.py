@@ -5,7 +5,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.ttww import describe, input_files, read_sample
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     p = snakemake.params
     # the read chunk size is no param (it cannot change the jets)
     reader = {**p.reader, "step_size": snakemake.config["ttww"]["reader"]["step_size"]}

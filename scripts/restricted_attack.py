@@ -12,7 +12,7 @@ from conservattack.studies.restricted import Cut, restricted_attack
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import EVENT, adversaries_frame
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     cfg, seed = snakemake.params.attack, snakemake.params.seed
     inp = load_attack_inputs(snakemake.input.test, snakemake.input.scaler, snakemake.input.model, "correct")

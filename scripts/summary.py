@@ -15,7 +15,7 @@ def study(name, drop=()):
     return pd.read_csv(paths[0]).drop(columns=list(drop)) if paths else None
 
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     per_run = pd.read_csv(inp.per_run)[["run", "fooling_ratio", "jsd_mean", "jsd_median", "jsd_max", "relative_fn"]]
     extra = {f"cross_run_{k}": v for k, v in grey_box_summary(pd.read_csv(inp.matrix, index_col=0)).items()}
     real = None

@@ -9,7 +9,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import LABEL, features_and_labels
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     features = MinMaxScaler.load(snakemake.input.scaler).features
     cols = [*features, LABEL]

@@ -10,7 +10,7 @@ from conservattack.pipeline.provenance import provenance
 from conservattack.pipeline.runlog import logged
 from conservattack.data.tables import features_and_labels, split_adversaries
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
     features = MinMaxScaler.load(snakemake.input.scaler).features

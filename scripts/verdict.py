@@ -8,7 +8,7 @@ from conservattack.studies.verdict import verdict
 from conservattack.data.io import read_json
 from conservattack.pipeline.runlog import logged
 
-with logged(snakemake.log[0]):
+with logged(snakemake):
     per_run = pd.read_csv(snakemake.input.per_run)
     meta = read_json(snakemake.input.meta)
     comparison = pd.read_csv(snakemake.input.real_vs_sim)

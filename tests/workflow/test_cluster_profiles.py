@@ -46,7 +46,7 @@ CPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversa
                "restricted_metrics", "evaluate_detectors", "augmentation_metrics", "adversarial_training_evaluate",
                "adversarial_training_metrics", "disco_metrics", "verdict", "summary", "plot_point_clouds",
                "plot_attack_run", "plot_runs", "plot_restricted", "plot_detector", "plot_detector_point_clouds",
-               "plot_augmentation", "plot_adversarial_training", "plot_disco"}
+               "plot_augmentation", "plot_adversarial_training", "plot_disco", "record_config"}
 
 
 def cuda_attack_rules() -> set[str]:
@@ -92,8 +92,13 @@ def test_every_rule_declares_threads_mem_and_runtime():
             assert re.search(r"^        mem_mb=", body, re.M) and re.search(r"^        runtime=", body, re.M), m.group(1)
 
 
+# The workflow profile's `quiet: [rules]` leaves each job's block (rule, inputs, resources) out of
+# the output; any other value of --quiet replaces it and brings the blocks back.
+SHOW_JOBS = ["--quiet", "host"]
+
+
 def dry_run_resources(out: str) -> dict[str, list[str]]:
-    """Rule -> the `resources:` lines of its jobs in a dry run's output."""
+    """Rule -> the `resources:` lines of its jobs in a dry run's output (run with SHOW_JOBS)."""
     res: dict[str, list[str]] = {}
     for block in re.split(r"\n(?=\[[^\]]+\]\n(?:local)?rule )", out):
         m = re.search(r"^(?:local)?rule (\w+):", block, re.M)
@@ -142,8 +147,8 @@ def test_htcondor_profile_dry_run(tmp_path, htcondor_pythonpath):
     env = dict(os.environ, CONDOR_CONFIG=os.environ.get("CONDOR_CONFIG", "/dev/null"))
     if htcondor_pythonpath:
         env["PYTHONPATH"] = os.pathsep.join(p for p in [htcondor_pythonpath, env.get("PYTHONPATH")] if p)
-    cmd = [str(Path(sys.executable).with_name("snakemake")), "-n", "--profile", "workflow/profiles/htcondor",
-           "--configfile"]
+    cmd = [str(Path(sys.executable).with_name("snakemake")), "-n", *SHOW_JOBS, "--profile",
+           "workflow/profiles/htcondor", "--configfile"]
     proc = subprocess.run(cmd + [cuda_config(wd)], cwd=wd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     check_dry_run(proc.stdout + proc.stderr, "request_gpus=1", cuda=True)
@@ -163,11 +168,11 @@ def test_slurm_profile_dry_run(tmp_path):
     # the profile's resources are checked with the local executor (tests/workflow/test_slurm.py runs the
     # plugin on a real cluster, installing SLURM first).
     local = [] if shutil.which("squeue") or shutil.which("sacct") else ["--executor", "local"]
-    out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", *local, "--configfile", ".test/config.yaml").stdout
+    out = smk(wd, "-n", *SHOW_JOBS, "--profile", "workflow/profiles/slurm", *local, "--configfile", ".test/config.yaml").stdout
     check_dry_run(out, "gpu=1")
-    out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", *local, "--configfile", cuda_config(wd)).stdout
+    out = smk(wd, "-n", *SHOW_JOBS, "--profile", "workflow/profiles/slurm", *local, "--configfile", cuda_config(wd)).stdout
     check_dry_run(out, "gpu=1", cuda=True)
     # a per-rule override on the command line keeps the rule's own GPU request
-    out = smk(wd, "-n", "--profile", "workflow/profiles/slurm", *local, "--configfile", cuda_config(wd),
+    out = smk(wd, "-n", *SHOW_JOBS, "--profile", "workflow/profiles/slurm", *local, "--configfile", cuda_config(wd),
               "--set-resources", "attack:mem_mb=8000").stdout
     check_dry_run(out, "gpu=1", cuda=True)

@@ -80,7 +80,9 @@ def test_changing_axis_units_redraws_figures_only(example_run):
     cfg["custom"]["data"]["units"] = {"px": "MeV", "py": "MeV"}
     (example_run / "units.yaml").write_text(yaml.safe_dump(cfg))
     jobs = planned_jobs(example_run, "--configfile", "units.yaml")
-    assert jobs and all(rule.startswith("plot_") or rule in ("all", "summary", "verdict") for rule in jobs), jobs
+    # (and the record of the configuration, results/custom/config.yaml, which holds the units too)
+    assert jobs and all(rule.startswith("plot_") or rule in ("all", "summary", "verdict", "record_config")
+                        for rule in jobs), jobs
     assert "prepare_custom" not in jobs
 
 

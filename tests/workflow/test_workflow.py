@@ -17,8 +17,20 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def done_run(tmp_path_factory):
     wd = copy_workflow(tmp_path_factory.mktemp("wf"))
-    smk(wd, "--configfile", ".test/config.yaml")
+    proc = smk(wd, "--configfile", ".test/config.yaml")
+    (wd / "terminal.txt").write_text(proc.stdout + proc.stderr)  # what the terminal showed
     return wd
+
+
+def test_terminal_shows_one_line_per_job_and_no_input_lists(done_run):
+    """Each job: its own line (rule, wildcards, log) and Snakemake's "k of n steps done"; the
+    job blocks with every library module as an input (750 lines for this run) stay off."""
+    out = (done_run / "terminal.txt").read_text().splitlines()
+    jobs = int(re.search(r"^(\d+) of (\d+) steps \(100%\) done$", "\n".join(out), re.M).group(2))
+    started = [line for line in out if re.match(r"\[\d\d:\d\d:\d\d\] \w+ .*: started \(log results/", line)]
+    assert len(started) == jobs - 1  # all: no script
+    assert not [line for line in out if line.lstrip().startswith(("input:", "output:", "Finished jobid"))]
+    assert len(out) <= 2 * jobs + 80, len(out)  # + the run's header and its table of jobs
 
 
 def test_outputs_of_the_small_run(done_run):
@@ -106,9 +118,10 @@ def test_library_edit_reruns_exactly_the_dependent_rules(done_run, tmp_path):
     with open(wd / "workflow/lib/conservattack/models/mlp.py", "a") as fh:
         fh.write("\n# an edit\n")
     after = planned_jobs(wd, "--configfile", ".test/config.yaml")
-    # data preparation and the subset selection do not use the models module; everything else does
-    # (or depends on a rule that does)
-    assert after == {rule: n for rule, n in before.items() if rule not in ("prepare_donut", "augmentation_subset")}
+    # data preparation, the subset selection and the configuration's record do not use the models
+    # module; everything else does (or depends on a rule that does)
+    assert after == {rule: n for rule, n in before.items()
+                     if rule not in ("prepare_donut", "augmentation_subset", "record_config")}
 
 
 def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
@@ -121,7 +134,7 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
     assert "params have changed since last execution:\n        attack" in out
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
         "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_point_clouds": 1, "plot_runs": 1,
-        "summary": 1, "all": 1,
+        "summary": 1, "all": 1, "record_config": 1,
         # the attack's adversaries are also adversarial training's test adversaries (test_attack: null)
         "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1}
 
@@ -145,13 +158,14 @@ def test_adversarial_training_resumes_and_extends_without_redoing_iterations(don
     cfg.write_text(cfg.read_text().replace("    iterations: 2\n", "    iterations: 3\n", 1))
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
         "adversarial_training_attack": 2, "adversarial_training_retrain": 2, "adversarial_training_evaluate": 2,
-        "adversarial_training_metrics": 1, "plot_adversarial_training": 1, "summary": 1, "all": 1}
+        "adversarial_training_metrics": 1, "plot_adversarial_training": 1, "summary": 1, "all": 1,
+        "record_config": 1}
 
 
 @pytest.mark.parametrize("edit,expected", [
-    ("runs: 2", ["Additional properties are not allowed ('nruns' was unexpected)"]),
-    ("runs: 2\n  training: {max_epochs: four}", ["'four' is not of type 'integer'"]),
-    ("datasets: [donut, higs]", ["'higs' is not one of"]),
+    ("runs: 2", ["config donut.nruns: unknown key 'nruns' in donut; did you mean runs?"]),
+    ("runs: 2\n  training: {max_epochs: four}", ["config donut.training.max_epochs: 'four' is not of type 'integer'"]),
+    ("datasets: [donut, higs]", ["config datasets[1]: 'higs' is not one of"]),
 ])
 def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
     wd = copy_workflow(tmp_path)
@@ -169,6 +183,7 @@ def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
     message = proc.stdout + proc.stderr
     for e in expected:
         assert e in message, message[-2000:]
+    assert len(message.splitlines()) < 15 and "Failed validating" not in message, message[-2000:]
     assert not (wd / "results").exists(), "no rule may run on an invalid config"
 
 
@@ -223,3 +238,21 @@ def test_html_report_holds_every_figure_by_study_with_captions(done_run):
     assert "<strong>paper</strong> 0.354 (initial fooling ratio 0.354)" in html
     assert re.search(r"<strong>ours</strong> 0\.\d+ \\u00b1 0\.\d+ \(2 runs\)", html)
     assert "results/donut/summary.csv (ours: mean, std, min, max over runs" in html  # workflow.rst's table
+    # parameters as a table of name, value and meaning; every metric explained; the method cited
+    assert ">meaning</th>" in html
+    assert "Smallest candidate move." in html and "Histogram bins of the JSD constraint and metric." in html
+    assert "Frobenius norm of the change of the Pearson correlation matrix" in html
+    assert "{'min_change'" not in html and "SPEC section" not in html
+
+
+def test_report_without_the_runs_configfile_is_refused(done_run):
+    """The report's captions read the configuration they are given: written without the run's
+    --configfile, they would state the default configuration's parameters above this run's numbers."""
+    proc = smk(done_run, "--report", "refused.html", check=False)
+    message = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and not (done_run / "refused.html").exists()
+    assert "snakemake --report report.html --configfile .test/config.yaml" in message, message[-2000:]
+    assert "--configfile results/donut/config.yaml" in message
+    # the recorded configuration is one: the report written with it is the run's
+    smk(done_run, "--configfile", "results/donut/config.yaml", "--report", "recorded.html")
+    assert (done_run / "recorded.html").stat().st_size > 10**6

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conservattack.pipeline.deps import module_dependencies  # noqa: E402
 from conservattack.data.higgs import higgs_files  # noqa: E402
-from conservattack.pipeline.report import ReportNumbers  # noqa: E402
+from conservattack.pipeline.report import ReportNumbers, RunArguments  # noqa: E402
+from conservattack.pipeline.report import recorded_config  # noqa: E402
 from conservattack.pipeline.seeds import derived_seed  # noqa: E402
 from conservattack.pipeline.custom_config import check_custom_config  # noqa: E402
 from conservattack.data.ttww import config_key as ttww_config_key  # noqa: E402
@@ -16,6 +17,10 @@ from conservattack.data.ttww import sample_config as ttww_sample_config  # noqa:
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 DATASETS = config["datasets"]
+# the --configfile and --config arguments of this invocation, for results/<dataset>/config.yaml
+RUN_ARGUMENTS = RunArguments(
+    workflow.config_settings.configfiles, workflow.config_settings.config_args
+)
 
 
 wildcard_constraints:
@@ -279,6 +284,7 @@ def all_outputs():
     out = []
     for d in DATASETS:
         out += [f"results/{d}/summary.csv", f"results/{d}/cross_run_fooling.csv"]
+        out += [f"results/{d}/config.yaml", f"results/{d}/attack_parameters.csv"]
         if detector_enabled(d):
             out.append(f"results/{d}/verdict.md")
         out += expand(

@@ -155,3 +155,28 @@ rule plot_restricted:
         numbers=report_numbers,
     script:
         "../../scripts/plot_restricted.py"
+
+
+rule record_config:
+    """The configuration the dataset's results are made with (checked: every default filled in),
+    which `snakemake --report` compares with its own, and the attack parameters as a table for
+    the report. Re-runs when the dataset's configuration changes (params)."""
+    input:
+        script_path("record_config"),
+        lib("record_config"),
+    output:
+        config="results/{dataset}/config.yaml",
+        parameters="results/{dataset}/attack_parameters.csv",
+    log:
+        "results/{dataset}/logs/record_config.log",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        config=lambda wildcards: recorded_config(config, wildcards.dataset),
+        run=RUN_ARGUMENTS,
+    script:
+        "../../scripts/record_config.py"

@@ -22,7 +22,7 @@ only from the ones above it in this list (tests/pipeline/test_layout.py checks i
   (``fetch.download``, ``fetch.opendata``).
 - ``studies``: what the studies compute from attacks and models: ``cross_run``, ``detection``,
   ``verdict``, ``restricted``, ``adversarial_training``, ``disco`` (study 9), ``paper`` (the
-  paper's numbers).
+  paper's numbers), ``glossary`` (what each summary metric measures).
 - ``plots``: the figures (``style``, ``figures``, ``disco``).
 - ``pipeline``: what only the Snakemake rules use: ``configschema``, ``deps``, ``runlog``,
   ``provenance``, ``seeds``, ``attack_inputs``, ``report``, ``custom_config``.

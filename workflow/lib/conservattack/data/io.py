@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +51,32 @@ def _default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _create_beside(path: Path):
+    """A new temporary file in ``path``'s folder, open for writing, and its path. Created with
+    mode 0o666 less the umask, as a plain ``open(path, "w")`` would create ``path`` itself: the
+    file renamed into place keeps this mode, so collaborators sharing the results folder can read
+    it (``tempfile.mkstemp`` would make it 0600)."""
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return os.fdopen(fd, "w"), tmp
+
+
 def write_json(obj: Any, path) -> None:
-    """Write JSON atomically (a temporary file renamed into place): no partial file on failure."""
+    """Write JSON atomically (a temporary file renamed into place): no partial file on failure.
+    The file gets the mode a plain ``open()`` gives under the current umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    fh, tmp = _create_beside(path)
     try:
-        with os.fdopen(fd, "w") as fh:
+        with fh:
             json.dump(obj, fh, indent=2, default=_default)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -163,6 +163,7 @@ def save_model(model: PaperMLP, path, metadata: Mapping[str, Any]) -> None:
     """Write the weights to ``path`` (.pt) and ``metadata`` (config, metrics, provenance) beside it
     as JSON (same name, .json)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"n_inputs": model.n_inputs, "state_dict": model.state_dict()}, path)
     path.with_suffix(".json").write_text(json.dumps({"n_inputs": model.n_inputs, **metadata}, indent=2))
 

@@ -12,11 +12,17 @@ defaults the schema documents for the keys it leaves out; validation then fills 
 JSON schema also counts 2.0 (YAML ``2.0``, ``5.0e+4``) as an integer; ``with_declared_integers``
 turns such values into ints where the schema asks for an integer, so that ``range(iterations)``
 and friends work (2.5 is already a validation error).
+
+Errors are short and name the key by its dotted path: ``unknown_keys`` finds every key the schema
+does not allow (a typo such as ``donutt`` or ``donut.attack.params.min_chnage``) before validation
+and suggests the closest valid keys, and a JSON-schema validation error is reported as its key and
+its message (``short_validation_error``), not with the schema it failed against.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 
 
@@ -104,6 +110,140 @@ def with_declared_integers(config, schema: dict):
     return walk(config, schema)
 
 
+def _branches(node: dict, defs: dict) -> list[dict]:
+    """``node`` and, recursively, its anyOf/oneOf/allOf branches, each with its ``$ref`` resolved."""
+    node = resolve(node, defs)
+    out = [node]
+    for branch in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+        out += _branches(branch, defs)
+    return out
+
+
+def _is_object(node: dict) -> bool:
+    types = node.get("type", [])
+    return "properties" in node or "additionalProperties" in node or "object" in (
+        [types] if isinstance(types, str) else types)
+
+
+def _dotted(path) -> str:
+    """``donut.attack.params`` for the keys (and ``[i]`` for the list positions) of ``path``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def unknown_keys(config: dict, schema: dict) -> list[tuple[str, list[str]]]:
+    """Every key of ``config`` that the schema does not allow where it stands, at any depth: its
+    dotted path and the keys allowed there (sorted). A key is unknown where every object branch
+    of the schema node has ``additionalProperties: false`` and none lists it."""
+    defs = schema.get("$defs", {})
+    found: list[tuple[str, list[str]]] = []
+
+    def walk(value, node, path):
+        branches = _branches(node, defs)
+        if isinstance(value, dict):
+            objects = [b for b in branches if _is_object(b)]
+            if not objects:
+                return
+            allowed: dict[str, list[dict]] = {}
+            for b in objects:
+                for name, sub in b.get("properties", {}).items():
+                    allowed.setdefault(name, []).append(sub)
+            extra = [b["additionalProperties"] for b in objects if isinstance(b.get("additionalProperties"), dict)]
+            closed = all(b.get("additionalProperties") is False for b in objects)
+            for key, v in value.items():
+                if key in allowed:
+                    walk(v, {"anyOf": allowed[key]}, (*path, key))
+                elif extra:
+                    walk(v, {"anyOf": extra}, (*path, key))
+                elif closed:
+                    found.append((_dotted((*path, str(key))), sorted(allowed)))
+        elif isinstance(value, list):
+            items = [b["items"] for b in branches if isinstance(b.get("items"), dict)]
+            if items:
+                for i, v in enumerate(value):
+                    walk(v, {"anyOf": items}, (*path, i))
+
+    walk(config, schema, ())
+    return found
+
+
+def unknown_key_message(path: str, allowed: list[str]) -> str:
+    """One line naming an unknown key by its dotted path and the closest valid keys (difflib)."""
+    parent, _, key = path.rpartition(".")
+    where = f"in {parent}" if parent else "at the top level"
+    close = difflib.get_close_matches(key, allowed, n=3, cutoff=0.7)
+    hint = (f"did you mean {' or '.join(close)}?" if close
+            else f"valid keys {where}: {', '.join(allowed) if allowed else 'none'}")
+    return f"config {path}: unknown key {key!r} {where}; {hint}"
+
+
+def check_unknown_keys(config: dict, schema: dict) -> None:
+    """A ValueError naming every key the schema does not allow (see ``unknown_keys``), with the
+    closest valid keys; nothing else of the schema is printed."""
+    found = unknown_keys(config, schema)
+    if found:
+        raise ValueError("\n".join(unknown_key_message(path, allowed) for path, allowed in found))
+
+
+def _leaf_errors(error) -> list:
+    """The errors at the bottom of ``error``'s anyOf/oneOf context (itself when it has none)."""
+    if not error.context:
+        return [error]
+    return [leaf for sub in error.context for leaf in _leaf_errors(sub)]
+
+
+def short_validation_error(error) -> str:
+    """A jsonschema ``ValidationError`` as one line: the dotted path of the key and the message,
+    without the schema it failed against. For a value that no alternative (anyOf) accepts, the
+    error of the alternative of the value's own type, at the deepest key (``2 is greater than the
+    maximum of 1`` rather than ``... is not of type 'null'``); long values are abridged."""
+
+    def abridged(message: str, limit: int = 300) -> str:
+        return message if len(message) <= limit else message[: limit - 5] + " ..."
+
+    leaves = _leaf_errors(error)
+    # an alternative of another type than the value says nothing about what is wrong with it
+    typed = [e for e in leaves if not (e.validator == "type" and not e.relative_path)]
+    if error.context and not typed:  # of none of the alternatives' types: name them all
+        types = []
+        for e in leaves:
+            types += [e.validator_value] if isinstance(e.validator_value, str) else list(e.validator_value)
+        message = f"{error.instance!r} is not of type {', '.join(repr(t) for t in dict.fromkeys(types))}"
+        return f"config {_dotted(error.absolute_path) or '(top level)'}: {abridged(message)}"
+    best = max(typed, key=lambda e: len(e.absolute_path)) if error.context else error
+    path = _dotted(best.absolute_path) or "(top level)"
+    return f"config {path}: {abridged(best.message)}"
+
+
+def validated(config: dict, schema_path) -> dict:
+    """Snakemake's schema validation (which fills the defaults into ``config``), with a failure
+    reported as a short ValueError (``short_validation_error``) instead of the schema dump."""
+    import yaml
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError, best_match
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema_path))
+    except WorkflowError as exc:
+        cause = exc.__cause__ or exc.__context__
+        if not isinstance(cause, ValidationError):
+            raise
+        raise ValueError(short_validation_error(cause)) from None
+    except (AttributeError, TypeError):
+        # Snakemake's default-filling validator stumbles on a scalar where the schema has an
+        # object with defaults (``test_attack: 3``); the plain validator names the key
+        schema = yaml.safe_load(Path(schema_path).read_text())
+        error = best_match(Draft202012Validator(schema).iter_errors(config))
+        if error is None:
+            raise
+        raise ValueError(short_validation_error(error)) from None
+    return config
+
+
 def check_splits(config: dict) -> None:
     """Every ``<dataset>.split`` sums to 1 (the schema checks three fractions in (0, 1), not their
     sum); otherwise a ValueError naming the key, before any rule runs."""
@@ -134,16 +274,17 @@ def check_attack_modes(config: dict) -> None:
 
 
 def checked_config(config: dict, schema_path) -> dict:
-    """The workflow's configuration as the rules see it: the user's blocks merged over their
-    schema defaults, validated against the schema (which fills in the remaining defaults), whole
+    """The workflow's configuration as the rules see it: no unknown key (a short error naming it
+    and the closest valid keys), the user's blocks merged over their schema defaults, validated
+    against the schema (which fills in the remaining defaults; a failure is one line), whole
     floats made ints where integers are asked for, then the checks the schema cannot express
     (splits summing to 1, no attack block in both grid and random mode). Errors name the key."""
     import yaml
-    from snakemake.utils import validate
 
     schema = yaml.safe_load(Path(schema_path).read_text())
+    check_unknown_keys(config, schema)
     config = with_block_defaults(config, schema)
-    validate(config, str(schema_path))
+    validated(config, schema_path)
     config = with_declared_integers(config, schema)
     check_splits(config)
     check_attack_modes(config)

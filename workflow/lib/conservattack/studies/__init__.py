@@ -1,7 +1,8 @@
 """The studies (docs/method.md section 4): cross-run fooling (``cross_run``), the adversarial
 detector and repeated misclassification (``detection``), the analyst's verdict (``verdict``), the
 restricted attack (``restricted``), adversarial training (``adversarial_training``), distance
-correlation with limited data (``disco``, study 9) and the paper's numbers (``paper``)."""
+correlation with limited data (``disco``, study 9), the paper's numbers (``paper``) and what
+each metric of the summary measures (``glossary``)."""
 
 from .._lazy import lazy_exports
 
@@ -18,6 +19,7 @@ _EXPORTS = {
     "limited_detector_study": "disco",
     "PAPER_NUMBERS": "paper",
     "paper_values": "paper",
+    "metric_meaning": "glossary",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .glossary import metric_meaning
+
 # The paper's attack parameter sets (docs/method.md section 2.12), one row per study and use, in
 # AttackParams' names; a [low, high] pair is a range drawn per adversarial-training iteration.
 # The config schema's per-dataset defaults are these rows (tests/studies/test_paper.py checks it),
@@ -107,9 +109,10 @@ def paper_values(dataset: str) -> dict[str, float | None]:
 
 
 def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] | None = None) -> pd.DataFrame:
-    """Our numbers (mean, std, min, max over runs) beside the paper's, one row per metric. A run
-    where a metric is undefined (NaN: e.g. a detector efficiency on adversaries when none fooled
-    the classifier) is left out of that metric's numbers; ``n_runs`` counts the runs used."""
+    """Our numbers (mean, std, min, max over runs) beside the paper's, one row per metric, with
+    the metric's meaning (``metric_meaning``). A run where a metric is undefined (NaN: e.g. a
+    detector efficiency on adversaries when none fooled the classifier) is left out of that
+    metric's numbers; ``n_runs`` counts the runs used."""
     paper = PAPER_NUMBERS.get(dataset, {})
 
     def row(metric, values, n_runs=None, note=""):
@@ -118,7 +121,8 @@ def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] |
         nan = float("nan")
         ours = (v.mean(), v.std(ddof=1) if len(v) > 1 else nan, v.min(), v.max()) if len(v) else (nan,) * 4
         pv, ptxt = paper.get(metric, (None, ""))
-        return {"dataset": dataset, "metric": metric, **dict(zip(("ours_mean", "ours_std", "ours_min", "ours_max"), ours)),
+        return {"dataset": dataset, "metric": metric, "meaning": metric_meaning(metric),
+                **dict(zip(("ours_mean", "ours_std", "ours_min", "ours_max"), ours)),
                 "n_runs": len(v) if n_runs is None else n_runs, "paper": pv, "paper_statement": ptxt + note}
 
     rows = [row(metric, per_run[metric]) for metric in per_run.columns if metric != "run"]

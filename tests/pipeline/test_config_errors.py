@@ -1,0 +1,94 @@
+"""A configuration mistake stops the workflow with a short message naming the key (its dotted
+path) and, for a misspelt key, the closest valid keys; never with the schema dumped."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from conservattack.pipeline.configschema import checked_config, unknown_key_message, unknown_keys
+from paths import ROOT
+from snakemake_helpers import copy_workflow, smk
+
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def config_with(**blocks) -> dict:
+    """The default config.yaml with ``blocks`` merged in, key by key."""
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+
+    def merge(into, new):
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = copy.deepcopy(value)
+
+    merge(cfg, blocks)
+    return cfg
+
+
+def error_of(cfg) -> str:
+    with pytest.raises(ValueError) as info:
+        checked_config(cfg, SCHEMA)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("blocks,expected", [
+    ({"donutt": {"runs": 2}}, "config donutt: unknown key 'donutt' at the top level; did you mean donut?"),
+    ({"seed2": 3}, "config seed2: unknown key 'seed2' at the top level; did you mean seed?"),
+    ({"donut": {"attack": {"params": {"min_chnage": 0.002}}}},
+     "config donut.attack.params.min_chnage: unknown key 'min_chnage' in donut.attack.params; "
+     "did you mean min_change?"),
+    ({"donut": {"nruns": 2}}, "config donut.nruns: unknown key 'nruns' in donut; did you mean runs?"),
+    ({"higgs": {"adversarial_training": {"test_attack": {"parms": {"min_change": 0.01}}}}},
+     "config higgs.adversarial_training.test_attack.parms: unknown key 'parms' in "
+     "higgs.adversarial_training.test_attack; did you mean params?"),
+])
+def test_a_misspelt_key_is_named_with_the_closest_valid_keys(blocks, expected):
+    assert error_of(config_with(**blocks)) == expected
+
+
+def test_an_unknown_key_without_a_close_match_lists_the_valid_keys():
+    message = unknown_key_message("donut.attack.zzz", ["batch_events", "engine", "params", "target"])
+    assert message == ("config donut.attack.zzz: unknown key 'zzz' in donut.attack; valid keys in donut.attack: "
+                       "batch_events, engine, params, target")
+
+
+def test_every_unknown_key_is_reported_and_free_form_maps_are_not():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    cfg = config_with(donut={"runs": 2, "foo": 1, "attack": {"params": {"bar": 2}}},
+                      custom={"data": {"units": {"px": "GeV"}}})  # units: any feature name
+    assert sorted(path for path, _ in unknown_keys(cfg, schema)) == ["donut.attack.params.bar", "donut.foo"]
+    assert unknown_keys(yaml.safe_load((ROOT / ".test" / "config.yaml").read_text()), schema) == []
+
+
+@pytest.mark.parametrize("blocks,expected", [
+    ({"donut": {"runs": 0}}, "config donut.runs: 0 is less than the minimum of 1"),
+    ({"donut": {"training": {"max_epochs": "four"}}}, "config donut.training.max_epochs: 'four' is not of type 'integer'"),
+    ({"datasets": ["donut", "higs"]}, "config datasets[1]: 'higs' is not one of ['donut', 'higgs', 'ttww', 'custom']"),
+    # anyOf (null or an attack block): the error inside the block, not "is not of type 'null'"
+    ({"donut": {"adversarial_training": {"test_attack": {"params": {"min_change": 2}}}}},
+     "config donut.adversarial_training.test_attack.params.min_change: 2 is greater than the maximum of 1"),
+    ({"donut": {"adversarial_training": {"test_attack": 3}}},
+     "config donut.adversarial_training.test_attack: 3 is not of type 'null', 'object'"),
+    ({"donut": {"adversarial_training": {"train_attack": {"params": {"alpha": [1.0, 2.0, 3.0]}}}}},
+     "config donut.adversarial_training.train_attack.params.alpha: [1.0, 2.0, 3.0] is too long"),
+])
+def test_other_validation_errors_are_one_line_with_the_key(blocks, expected):
+    message = error_of(config_with(**blocks))
+    assert message == expected
+    assert "\n" not in message and "schema" not in message
+
+
+def test_snakemake_prints_a_few_lines_for_a_typo(tmp_path):
+    """The whole terminal output of a run with a typo: short, naming the key (was 2,841 lines)."""
+    wd = copy_workflow(tmp_path)
+    (wd / "typo.yaml").write_text("donutt:\n  runs: 2\n")
+    proc = smk(wd, "-n", "--configfile", "typo.yaml", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config donutt: unknown key 'donutt' at the top level; did you mean donut?" in out
+    assert len(out.splitlines()) < 15, out
