@@ -61,3 +61,16 @@ def test_booleans_and_kinds_are_enforced():
         args = {"min_change": 0.01, "step": 0.01, p.name: wrong}
         with pytest.raises(ParameterError, match=p.name):
             AttackParams(**args)
+
+
+def test_rule_parameters_are_checked():
+    with pytest.raises(ParameterError, match=r"'rule' must be one of \['exact', 'reference'\].*did you mean 'reference'"):
+        AttackParams(min_change=0.01, step=0.01, rule="referense")
+    with pytest.raises(ParameterError, match="'n_chunks' belongs to rule 'reference', but rule is 'exact'"):
+        AttackParams(min_change=0.01, step=0.01, n_chunks=2)
+    with pytest.raises(ParameterError, match="'n_chunks' must be >= 1"):
+        AttackParams(min_change=0.01, step=0.01, rule="reference", n_chunks=0)
+    for name in ("optimize_already_fooled", "use_disco"):
+        with pytest.raises(ParameterError, match=f"'{name}' is not part of rule 'reference'"):
+            AttackParams(min_change=0.01, step=0.01, rule="reference", **{name: True})
+    assert AttackParams(min_change=0.01, step=0.01, rule="reference", n_chunks=3).n_chunks == 3

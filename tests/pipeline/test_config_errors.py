@@ -92,3 +92,28 @@ def test_snakemake_prints_a_few_lines_for_a_typo(tmp_path):
     assert proc.returncode != 0
     assert "config donutt: unknown key 'donutt' at the top level; did you mean donut?" in out
     assert len(out.splitlines()) < 15, out
+
+
+@pytest.mark.parametrize("blocks,expected", [
+    ({"donut": {"attack": {"params": {"rule": "referense"}}}},
+     "donut.attack.params.rule"),
+    ({"donut": {"attack": {"params": {"n_chunks": 2}}}},
+     "config donut.attack.params.n_chunks: a parameter of rule 'reference', but donut.attack.params.rule is 'exact'"),
+    ({"donut": {"attack": {"params": {"rule": "reference", "n_chunks": 0}}}}, "donut.attack.params.n_chunks"),
+    ({"donut": {"attack": {"params": {"rule": "reference", "n_chunks": 3}}}},
+     "config donut.attack.params.n_chunks: 3 chunks for 2 features; at most 2"),
+    ({"donut": {"attack": {"params": {"rule": "reference", "optimize_already_fooled": True}}}},
+     "config donut.attack.params.optimize_already_fooled: not part of rule 'reference'"),
+])
+def test_attack_rule_mistakes_stop_before_any_job(blocks, expected):
+    assert expected in error_of(config_with(**blocks))
+
+
+def test_rule_defaults_stay_out_of_the_rules_params():
+    # rules re-run when their params change: a configuration that never names a rule keeps the
+    # params it had before the rule parameters existed; a reference rule is passed on whole
+    checked = checked_config(config_with(), SCHEMA)
+    assert "rule" not in checked["donut"]["attack"]["params"] and "n_chunks" not in checked["donut"]["attack"]["params"]
+    checked = checked_config(config_with(donut={"attack": {"params": {"rule": "reference"}}}), SCHEMA)
+    assert checked["donut"]["attack"]["params"]["rule"] == "reference"
+    assert checked["donut"]["attack"]["params"]["n_chunks"] == 1

@@ -41,6 +41,7 @@ class AttackResult:
     mask: np.ndarray
     params: AttackParams
     history: list[dict] = field(default_factory=list)
+    record: dict | None = None  # with attack(..., record=True): X_after per iteration; choices (reference rule)
 
     @property
     def fooling_ratio(self) -> float:
@@ -56,7 +57,7 @@ def _as_params(params) -> AttackParams:
     raise ParameterError(f"params must be an AttackParams or a mapping, got {type(params).__name__}")
 
 
-def _validate(model, X, y, mask):
+def _validate(model, X, y, mask, keep_dtype: bool = False):
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     X = np.asarray(X)
@@ -64,7 +65,9 @@ def _validate(model, X, y, mask):
         raise ValueError(f"X must be a 2-D array (events x features), got shape {X.shape}")
     if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
         raise ValueError(f"X must hold real numbers, got dtype {X.dtype}")
-    X = X.astype(np.float64)  # always a copy: the caller's array is never modified
+    # always a copy: the caller's array is never modified; the reference rule works in the set's
+    # own dtype (float32 or float64), as the authors' code does
+    X = X.astype(X.dtype if keep_dtype and X.dtype in (np.float32, np.float64) else np.float64)
     n, d = X.shape
     if n < 2 or d < 1:
         raise ValueError(f"X needs at least 2 events and 1 feature, got shape {X.shape}")
@@ -102,6 +105,7 @@ def attack(
     progress: bool = True,
     engine: str = "auto",
     batch_events: int = 0,
+    record: bool = False,
 ) -> AttackResult:
     """Run CONSERVAttack on the set X with true labels y (docs/method.md section 2).
 
@@ -118,39 +122,65 @@ def attack(
         same decisions (``conservattack.attacks.engines``).
     batch_events : ``cuda`` only: 0 or 1 = exact sequential visits (default); B > 1 = the batched
         approximation, B events choosing against the same statistics.
+    record : keep the set after every iteration (``result.record["X_after"]``) and, under the
+        reference rule, every visit's choice (``result.record["choices"]``: iteration, worker,
+        visit position, event, feature, chosen candidate index, its delta), for replays.
 
     Returns
     -------
-    AttackResult with ``X_adv`` (float64, same order), ``fooled`` and per-iteration ``history``.
-    The input array is not modified.
+    AttackResult with ``X_adv`` (float64, same order; under the reference rule the dtype of X when
+    float32 or float64), ``fooled`` and per-iteration ``history``. The input array is not modified.
+    With ``params.rule`` ``reference`` the attack is the authors' decision rule
+    (``conservattack.attacks.reference``); its history adds their reported metrics.
     """
     params = _as_params(params)
-    if params.use_disco:  # distance-correlation constraint: numpy loop only (conservattack.attacks.disco)
+    if params.rule == "reference":
+        from .reference import ReferenceAttack as state_type, reference_engine
+
+        engine = reference_engine(engine)
+    elif params.use_disco:  # distance-correlation constraint: numpy loop only (conservattack.attacks.disco)
         from .disco import DiscoAttack as state_type, disco_engine
 
         engine = disco_engine(engine)
-    engine = resolve_engine(engine)
+    engine = resolve_engine(engine) if params.rule == "exact" else engine
     if isinstance(batch_events, bool) or not isinstance(batch_events, (int, np.integer)) or batch_events < 0:
         raise ParameterError(f"batch_events must be an integer >= 0, got {batch_events!r}")
     if batch_events > 1 and engine != "cuda":
         raise ParameterError(f"batch_events = {batch_events} needs engine 'cuda' (got {engine!r})")
-    X, y, mask = _validate(model, X, y, mask)
+    X, y, mask = _validate(model, X, y, mask, keep_dtype=params.rule == "reference")
     predict_proba(model, X[: min(len(X), 1024)])  # rejects a model of the wrong output shape early
     # Constant features (e.g. zero padding) cannot move and have no correlation: the attack runs on
     # the other features, through a model that puts the constant columns back.
     active = X.min(axis=0) != X.max(axis=0)
     inner = model if active.all() else ConstantColumns(model, active, X[0])
-    state = (state_type if params.use_disco else AttackState)(
-        inner, X[:, active], y, mask, params, engine=engine, batch_events=int(batch_events))
-    history = [state.iterate(it, progress) for it in range(1, params.n_iterations + 1)]
+    if params.rule == "reference":
+        state = state_type(inner, X[:, active], y, mask, params, record=record)
+    else:
+        state = (state_type if params.use_disco else AttackState)(
+            inner, X[:, active], y, mask, params, engine=engine, batch_events=int(batch_events))
+    history, kept = [], {"X_after": []} if record else None
+    for it in range(1, params.n_iterations + 1):
+        history.append(state.iterate(it, progress))
+        if record:
+            after = X.copy()
+            after[:, active] = state.X
+            kept["X_after"].append(after)
+    if record and params.rule == "reference":  # feature indices in the caller's columns
+        columns = np.flatnonzero(active)
+        kept["choices"] = [(*row[:4], int(columns[row[4]]), *row[5:]) for row in state.choices]
     X_adv = X.copy()
     X_adv[:, active] = state.X
     for h in history:  # per-feature JSD in the caller's column order, constant features 0, and
+        for key in ("reference_jsd", "reference_jsd50"):  # (the reference rule's reported JSDs too)
+            if key in h:
+                full = np.zeros(len(active))
+                full[active] = h[key]
+                h[key] = full.tolist()
         jsd = np.zeros(len(active))  # its mean, median and max over all of them
         jsd[active] = h["jsd"]
         h.update(jsd=jsd.tolist(), jsd_mean=float(jsd.mean()), jsd_median=float(np.median(jsd)),
                  jsd_max=float(jsd.max()))
-    return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history)
+    return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history, record=kept)
 
 
 class ConstantColumns(torch.nn.Module):

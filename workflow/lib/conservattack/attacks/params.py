@@ -21,13 +21,16 @@ class ParameterError(ValueError):
 
 
 REQUIRED = object()  # the default of a parameter that must be given
+RULES = ("exact", "reference")  # the decision rules: attacks.state and attacks.reference
 
 
 class Parameter(NamedTuple):
-    """The facts of one attack parameter. ``kind``: "number", "integer" or "boolean";
-    ``nullable``: None is allowed (and means something, see ``description``); ``in_config``:
-    the workflow's attack blocks take it (``seed`` is derived from the config's base seed);
-    ``in_ranges``: adversarial training may draw it from a range."""
+    """The facts of one attack parameter. ``kind``: "number", "integer", "boolean" or "string"
+    (one of ``choices``); ``nullable``: None is allowed (and means something, see
+    ``description``); ``in_config``: the workflow's attack blocks take it (``seed`` is derived from
+    the config's base seed); ``in_ranges``: adversarial training may draw it from a range;
+    ``of_rule``: the decision rule it belongs to (None: every rule), an error with another rule
+    unless it has its default."""
 
     name: str
     kind: str
@@ -40,6 +43,8 @@ class Parameter(NamedTuple):
     nullable: bool = False
     in_config: bool = True
     in_ranges: bool = True
+    choices: tuple = ()
+    of_rule: str | None = None
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -64,9 +69,15 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("use_disco", "boolean", False,
               "Constrain the matrix of pairwise distance correlations (V-statistic) instead of the Pearson matrix; "
               "FN and the relative-FN metric use it (numpy engine: auto picks it).", in_ranges=False),
+    Parameter("rule", "string", "exact",
+              "Decision rule: exact (the paper's stated rule, evaluated exactly) or reference (the authors' code, "
+              "emulated; docs/method.md section 8).", choices=RULES),
+    Parameter("n_chunks", "integer", 1,
+              "Reference rule: feature chunks worked on independently, each blind to the others' moves "
+              "(the authors' n_gpus); 1 to the number of features.", 1, of_rule="reference"),
 )
 BY_NAME = {p.name: p for p in PARAMETERS}
-_PYTHON_TYPE = {"number": "float", "integer": "int", "boolean": "bool"}
+_PYTHON_TYPE = {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}
 
 
 def _check(p: Parameter, value) -> None:
@@ -74,6 +85,14 @@ def _check(p: Parameter, value) -> None:
     if p.kind == "boolean":
         if not isinstance(value, bool):
             raise ParameterError(f"attack parameter '{p.name}' must be true or false, got {value!r}")
+        return
+    if p.kind == "string":
+        if value not in p.choices:
+            import difflib
+
+            close = difflib.get_close_matches(str(value), p.choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParameterError(f"attack parameter '{p.name}' must be one of {list(p.choices)}, got {value!r}{hint}")
         return
     ok_type = numbers.Integral if p.kind == "integer" else numbers.Real
     if isinstance(value, bool) or not isinstance(value, ok_type):
@@ -93,7 +112,8 @@ def _validate(params) -> None:
     """Every parameter against its row of ``PARAMETERS``, numbers before booleans; in grid mode
     (no ``num_candidates``) ``step`` must be > 0, and in random mode ``num_candidates`` is checked
     before the (unused) ``step``."""
-    order = [p for p in PARAMETERS if p.kind != "boolean"] + [p for p in PARAMETERS if p.kind == "boolean"]
+    order = [p for p in PARAMETERS if p.kind not in ("boolean", "string")] + \
+        [p for p in PARAMETERS if p.kind in ("boolean", "string")]
     if params.num_candidates is not None:
         order.remove(BY_NAME["num_candidates"])
         order.insert(order.index(BY_NAME["step"]), BY_NAME["num_candidates"])
@@ -104,6 +124,15 @@ def _validate(params) -> None:
         if p.name == "step" and params.num_candidates is None:
             p = p._replace(exclusive_minimum=True)
         _check(p, value)
+    for p in PARAMETERS:
+        if p.of_rule is not None and p.of_rule != params.rule and getattr(params, p.name) != p.default:
+            raise ParameterError(f"attack parameter '{p.name}' belongs to rule '{p.of_rule}', but rule is "
+                                 f"'{params.rule}'; set rule: {p.of_rule} or leave {p.name} out")
+    if params.rule == "reference":
+        for name in ("optimize_already_fooled", "use_disco"):
+            if getattr(params, name):
+                raise ParameterError(f"attack parameter '{name}' is not part of rule 'reference' (the authors' "
+                                     f"code as recorded); use rule: exact for it")
 
 
 def _docstring() -> str:
@@ -164,11 +193,13 @@ def schema_properties(ranges: bool = False) -> dict:
         if not p.in_config or (ranges and not p.in_ranges):
             continue
         node: dict[str, Any] = {"type": [p.kind, "null"] if p.nullable else p.kind}
+        if p.choices:
+            node["enum"] = list(p.choices)
         if p.minimum is not None:
             node["exclusiveMinimum" if p.exclusive_minimum else "minimum"] = p.minimum
         if p.maximum is not None:
             node["exclusiveMaximum" if p.exclusive_maximum else "maximum"] = p.maximum
-        if ranges and p.kind != "boolean":
+        if ranges and p.kind not in ("boolean", "string"):
             node = {"anyOf": [node, {"$ref": "#/$defs/range"}]}
         if p.default is not REQUIRED:
             node["default"] = p.default

@@ -278,7 +278,9 @@ def checked_config(config: dict, schema_path) -> dict:
     and the closest valid keys), the user's blocks merged over their schema defaults, validated
     against the schema (which fills in the remaining defaults; a failure is one line), whole
     floats made ints where integers are asked for, then the checks the schema cannot express
-    (splits summing to 1, no attack block in both grid and random mode). Errors name the key."""
+    (splits summing to 1, no attack block in both grid and random mode, each attack's rule
+    fitting its parameters). Errors name the key. The attack rules' own parameters are left out
+    where they have their defaults (``without_later_defaults``)."""
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -288,4 +290,67 @@ def checked_config(config: dict, schema_path) -> dict:
     config = with_declared_integers(config, schema)
     check_splits(config)
     check_attack_modes(config)
-    return config
+    check_attack_rules(config)
+    return without_later_defaults(config)
+
+
+# the number of features of each study's data, where the configuration alone tells it
+def _ttww_features(block) -> int:
+    from ..data.ttww import feature_names
+
+    return len(feature_names(block["constituents"]))
+
+
+_FEATURES = {"donut": lambda block: 2, "higgs": lambda block: 30, "ttww": _ttww_features,
+             "custom": lambda block: len((block.get("data") or {}).get("features") or [])}
+
+
+def _attack_param_blocks(value, path=()):
+    """(dotted path, params dict) of every attack block's ``params`` in ``value``, at any depth."""
+    if not isinstance(value, dict):
+        return
+    params = value.get("params")
+    if isinstance(params, dict) and "min_change" in params:
+        yield ".".join((*path, "params")), params
+    for key, sub in value.items():
+        yield from _attack_param_blocks(sub, (*path, str(key)))
+
+
+def check_attack_rules(config: dict) -> None:
+    """Every attack block's decision rule fits its parameters: a parameter of the reference rule
+    (``n_chunks``) given with the exact rule, a rule option the other rule lacks, or more chunks
+    than the dataset has features, stop here with the key named (docs/method.md section 8.4)."""
+    from ..attacks.params import BY_NAME, PARAMETERS
+
+    for dataset in config.get("datasets", []):
+        block = config.get(dataset) or {}
+        d = _FEATURES.get(dataset, lambda b: None)(block)
+        for path, params in _attack_param_blocks(block, (dataset,)):
+            rule = params.get("rule", BY_NAME["rule"].default)
+            for p in PARAMETERS:
+                if p.of_rule is not None and p.of_rule != rule and params.get(p.name, p.default) != p.default:
+                    raise ValueError(f"config {path}.{p.name}: a parameter of rule '{p.of_rule}', but "
+                                     f"{path}.rule is '{rule}'; set rule: {p.of_rule} or leave {p.name} out")
+            if rule == "reference":
+                for name in ("optimize_already_fooled", "use_disco"):
+                    if params.get(name):
+                        raise ValueError(f"config {path}.{name}: not part of rule 'reference'; use rule: exact")
+                chunks = params.get("n_chunks", BY_NAME["n_chunks"].default)
+                if d and not isinstance(chunks, list) and chunks > d:
+                    raise ValueError(f"config {path}.n_chunks: {chunks} chunks for {d} features; at most {d}")
+
+
+def without_later_defaults(config: dict) -> dict:
+    """``config`` with the parameters of the decision rules (``rule``, ``n_chunks``), which came
+    after results may exist, left out of every attack block that uses the default rule, with their
+    defaults: rules re-run when their params change, and these defaults change no number
+    (AttackParams fills them in again). A block with another rule keeps them all."""
+    from ..attacks.params import BY_NAME
+
+    out = copy.deepcopy(config)
+    for _, params in _attack_param_blocks(out):
+        if params.get("rule", BY_NAME["rule"].default) == BY_NAME["rule"].default:
+            for name in ("rule", "n_chunks"):
+                if params.get(name, BY_NAME[name].default) == BY_NAME[name].default:
+                    params.pop(name, None)
+    return out

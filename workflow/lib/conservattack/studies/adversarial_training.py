@@ -16,10 +16,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..attacks.params import AttackParams, ParameterError
+from ..attacks.params import PARAMETERS, AttackParams, ParameterError
 
 # Parameters drawn as integers when given as a range.
-INTEGER_PARAMS = ("num_candidates", "n_iterations", "num_bins", "max_search_steps")
+INTEGER_PARAMS = tuple(p.name for p in PARAMETERS if p.kind == "integer")  # drawn as integers
 # The order in which ranges are drawn: AttackParams' field order, not the config's key order.
 PARAM_ORDER = tuple(f.name for f in fields(AttackParams) if f.name != "seed")
 
