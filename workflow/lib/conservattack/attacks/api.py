@@ -19,6 +19,7 @@ import torch
 
 from .engines import resolve_engine
 from .inference import logit_head, predict_proba
+from .metrics import jsd_summary
 from .params import AttackParams, ParameterError
 from .state import AttackState
 
@@ -178,8 +179,7 @@ def attack(
                 h[key] = full.tolist()
         jsd = np.zeros(len(active))  # its mean, median and max over all of them
         jsd[active] = h["jsd"]
-        h.update(jsd=jsd.tolist(), jsd_mean=float(jsd.mean()), jsd_median=float(np.median(jsd)),
-                 jsd_max=float(jsd.max()))
+        h.update(jsd_summary(jsd))
     return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history, record=kept)
 
 

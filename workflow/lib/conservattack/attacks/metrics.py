@@ -39,3 +39,10 @@ def fooling_ratio(pred_adv, y, targeted=None) -> float:
     pred_adv, y = np.asarray(pred_adv), np.asarray(y)
     targeted = np.ones(len(y), bool) if targeted is None else np.asarray(targeted, bool)
     return float((pred_adv[targeted] != y[targeted]).mean()) if targeted.any() else float("nan")
+
+
+def jsd_summary(jsd) -> dict:
+    """An iteration record's JSD entries: the per-feature list and its mean, median and max."""
+    jsd = np.asarray(jsd, dtype=np.float64)
+    return {"jsd": jsd.tolist(), "jsd_mean": float(jsd.mean()), "jsd_median": float(np.median(jsd)),
+            "jsd_max": float(jsd.max())}

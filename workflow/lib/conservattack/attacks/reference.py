@@ -284,7 +284,7 @@ class ReferenceAttack:
     def iterate(self, iteration: int, progress: bool) -> dict:
         from tqdm.auto import tqdm
 
-        from .metrics import jsd_per_feature, relative_frobenius_of_sets
+        from .metrics import jsd_per_feature, jsd_summary, relative_frobenius_of_sets
 
         t0 = time.perf_counter()
         visit = np.flatnonzero(~self.mask & ~self.fooled)
@@ -310,10 +310,7 @@ class ReferenceAttack:
         return {
             "iteration": iteration,
             "fooling_ratio": self.fooling_ratio,
-            "jsd": jsd.tolist(),
-            "jsd_mean": float(jsd.mean()),
-            "jsd_median": float(np.median(jsd)),
-            "jsd_max": float(jsd.max()),
+            **jsd_summary(jsd),
             "relative_fn": relative_frobenius_of_sets(self.X_clean.astype(np.float64), self.X.astype(np.float64)),
             "events_visited": int(visit.size),
             "events_moved": int((self.X[visit] != start[visit]).any(axis=1).sum()) if visit.size else 0,

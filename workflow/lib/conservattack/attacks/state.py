@@ -14,7 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .inference import loss_gradient_sign, predict_proba
-from .metrics import relative_frobenius
+from .metrics import jsd_summary, relative_frobenius
 from .params import AttackParams
 from .running_stats import RunningHistograms, RunningPearson
 
@@ -205,10 +205,7 @@ class AttackState:
         return {
             "iteration": iteration,
             "fooling_ratio": self.fooling_ratio,
-            "jsd": jsd.tolist(),
-            "jsd_mean": float(jsd.mean()),
-            "jsd_median": float(np.median(jsd)),
-            "jsd_max": float(jsd.max()),
+            **jsd_summary(jsd),
             "relative_fn": relative_fn,
             "events_visited": int(order.size),
             "events_moved": int(moved),
