@@ -229,3 +229,24 @@ def test_real_shared_sample():
                               "test": {"events": 2000, "signal": 1000}}
         train = out["splits"]["train"][FEATURES].to_numpy()
         assert train.min() == 0.0 and train.max() == 1.0
+
+
+ATLAS = SHARED / "data/higgs-atlas-22889"
+
+
+def test_largest_shared_sample_is_the_sample_configurations_input():
+    if not ATLAS.is_dir():
+        pytest.skip(f"shared 22,889-event Higgs sample not present at {ATLAS}")
+    df = read_higgs(ATLAS)
+    assert len(df) == 22_889 and df["event"].tolist() == list(range(100_000, 122_889))
+    assert (df["label"] == 1).sum() == 7_817 and (df["label"] == 0).sum() == 15_072
+    if SAMPLE.is_dir():  # it holds the 9,998 events of the smaller sample, values and labels alike
+        small = read_higgs(SAMPLE).set_index("event")
+        big = df.set_index("event").loc[small.index]
+        assert big[list(FEATURES) + ["label"]].equals(small[list(FEATURES) + ["label"]])
+    import yaml
+
+    from paths import ROOT
+
+    config = yaml.safe_load((ROOT / "resources/configs/higgs_sample.yaml").read_text())
+    assert config["higgs"]["local_files"] == "../shared/data/higgs-atlas-22889"
