@@ -137,3 +137,21 @@ def test_reference_rule_random_mode_and_jitter_follow_the_seed(small_problem, mo
     b = attack(model, X, y, {**params, "seed": 1}, progress=False)
     c = attack(model, X, y, {**params, "seed": 2}, progress=False)
     assert np.array_equal(a.X_adv, b.X_adv) and not np.array_equal(a.X_adv, c.X_adv)
+
+
+def test_the_audit_names_the_unconstrained_cross_chunk_correlations(replayed):
+    # with several chunks, correlations between features of different chunks are never checked:
+    # the history says how far the largest of them moved, beside the largest within a chunk
+    case, trace, result = replayed
+    h = result.history[-1]
+    C0 = np.corrcoef(trace["X_clean"].astype(np.float64), rowvar=False)
+    C1 = np.corrcoef(result.X_adv.astype(np.float64), rowvar=False)
+    owner = trace["chunk_of_feature"]
+    across = owner[:, None] != owner[None, :]
+    if across.any():
+        assert h["cross_chunk_max_shift"] == pytest.approx(np.abs(C1 - C0)[across].max(), rel=0, abs=1e-15)
+        j, k = h["cross_chunk_pair"]
+        assert owner[j] != owner[k]
+    else:
+        assert h["cross_chunk_max_shift"] == 0.0
+    assert h["within_chunk_max_shift"] <= np.abs(C1 - C0).max() + 1e-15

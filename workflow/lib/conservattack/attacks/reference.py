@@ -251,6 +251,27 @@ def reported_metrics(X_clean, X, edges) -> dict:
             "reference_relative_fn": frob_abs / (float(np.linalg.norm(corr_clean, ord="fro")) + 1e-10)}
 
 
+def cross_chunk_shift(X_clean, X, chunks) -> dict:
+    """What the chunks leave unconstrained: the largest change of a Pearson correlation between two
+    features of different chunks (``cross_chunk_max_shift``, with the pair and its clean and
+    adversarial values), and the largest within a chunk, for comparison (0 with one chunk)."""
+    C0, C1 = np.corrcoef(np.asarray(X_clean, np.float64), rowvar=False), np.corrcoef(np.asarray(X, np.float64),
+                                                                                      rowvar=False)
+    owner = np.empty(C0.shape[0], dtype=np.int64)
+    for k, chunk in enumerate(chunks):
+        owner[chunk] = k
+    shift = np.abs(C1 - C0)
+    across = owner[:, None] != owner[None, :]
+    out = {"within_chunk_max_shift": float(shift[~across & ~np.eye(len(owner), dtype=bool)].max(initial=0.0))}
+    if across.any():
+        j, k = np.unravel_index(np.argmax(np.where(across, shift, -1.0)), shift.shape)
+        out.update(cross_chunk_max_shift=float(shift[j, k]), cross_chunk_pair=[int(j), int(k)],
+                   cross_chunk_clean=float(C0[j, k]), cross_chunk_adversarial=float(C1[j, k]))
+    else:
+        out["cross_chunk_max_shift"] = 0.0
+    return out
+
+
 class ReferenceAttack:
     """State of one attack under the authors' rule (module docstring): the set in its own dtype,
     the bins and reference histograms, the chunks, and the fooled events (the interface of
@@ -315,6 +336,7 @@ class ReferenceAttack:
             "events_visited": int(visit.size),
             "events_moved": int((self.X[visit] != start[visit]).any(axis=1).sum()) if visit.size else 0,
             **reported_metrics(self.X_clean, self.X, self.edges),
+            **cross_chunk_shift(self.X_clean, self.X, self.chunks),
             "seconds": time.perf_counter() - t0,
         }
 
