@@ -8,7 +8,8 @@ import copy
 import pytest
 import yaml
 
-from conservattack.pipeline.configschema import checked_config, unknown_key_message, unknown_keys
+from conservattack.pipeline.configschema import (checked_config, comparison_chunks, comparison_runs, unknown_key_message,
+                                                 unknown_keys)
 from paths import ROOT
 from snakemake_helpers import copy_workflow, smk
 
@@ -114,6 +115,45 @@ def test_rule_defaults_stay_out_of_the_rules_params():
     # params it had before the rule parameters existed; a reference rule is passed on whole
     checked = checked_config(config_with(), SCHEMA)
     assert "rule" not in checked["donut"]["attack"]["params"] and "n_chunks" not in checked["donut"]["attack"]["params"]
-    checked = checked_config(config_with(donut={"attack": {"params": {"rule": "reference"}}}), SCHEMA)
+    checked = checked_config(config_with(donut={"attack": {"params": {"rule": "reference"}},
+                                                "rule_comparison": {"enabled": False}}), SCHEMA)
     assert checked["donut"]["attack"]["params"]["rule"] == "reference"
     assert checked["donut"]["attack"]["params"]["n_chunks"] == 1
+
+
+@pytest.mark.parametrize("blocks,expected", [
+    ({"donut": {"rule_comparison": {"n_chunks": [1, 0]}}},
+     "config donut.rule_comparison.n_chunks[1]: 0 is less than the minimum of 1"),
+    ({"donut": {"rule_comparison": {"n_chunks": []}}}, "config donut.rule_comparison.n_chunks: [] should be non-empty"),
+    ({"donut": {"rule_comparison": {"n_chunks": [4, 4]}}},
+     "config donut.rule_comparison.n_chunks: [4, 4] has non-unique elements"),
+    ({"donut": {"rule_comparison": {"n_chunks": [2.5]}}},
+     "config donut.rule_comparison.n_chunks[0]: 2.5 is not of type 'integer'"),
+    ({"donut": {"rule_comparison": {"runs": 0}}}, "config donut.rule_comparison.runs: 0 is less than the minimum of 1"),
+    ({"donut": {"rule_comparison": {"chunks": [1]}}},
+     "config donut.rule_comparison.chunks: unknown key 'chunks' in donut.rule_comparison; did you mean n_chunks?"),
+    ({"donut": {"attack": {"params": {"rule": "reference"}}}},
+     "config donut.rule_comparison.enabled: compares donut.attack under the exact rule with the reference rule, but "
+     "donut.attack.params.rule is 'reference'; use rule: exact there, or enabled: false"),
+    ({"donut": {"attack": {"params": {"use_disco": True}}}},
+     "config donut.rule_comparison.enabled: donut.attack.params.use_disco is not part of rule 'reference'; set it to "
+     "false, or enabled: false"),
+])
+def test_rule_comparison_mistakes_stop_before_any_job(blocks, expected):
+    cfg = config_with(**blocks)
+    cfg["donut"].setdefault("rule_comparison", {})["enabled"] = True
+    assert error_of(cfg) == expected
+
+
+def test_rule_comparison_chunks_fit_the_features_and_runs_the_dataset():
+    cfg = checked_config(config_with(datasets=["donut", "higgs", "custom"],
+                                     donut={"rule_comparison": {"n_chunks": [1, 4], "runs": 3}},
+                                     higgs={"runs": 4, "rule_comparison": {"n_chunks": [4, 1, 40, 30], "runs": 9}},
+                                     custom={"data": {"path": "x.csv", "features": ["p", "q", "r"]},
+                                             "rule_comparison": {"n_chunks": [2, 5, 3]}}), SCHEMA)
+    assert comparison_chunks(cfg, "donut") == [1]  # two features: one chunk whatever the count
+    assert comparison_chunks(cfg, "higgs") == [1, 4, 30]  # 40 and 30 chunks of 30 features: 30, once
+    assert comparison_chunks(cfg, "custom") == [2, 3]
+    assert comparison_runs(cfg, "donut") == [0, 1, 2] and comparison_runs(cfg, "higgs") == [0, 1, 2, 3]
+    assert comparison_runs(cfg, "custom") == [0, 1, 2, 3, 4]  # runs: null, all
+    assert cfg["higgs"]["rule_comparison"]["enabled"] is False  # off unless a configuration turns it on

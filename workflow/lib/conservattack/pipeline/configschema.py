@@ -291,6 +291,7 @@ def checked_config(config: dict, schema_path) -> dict:
     check_splits(config)
     check_attack_modes(config)
     check_attack_rules(config)
+    check_rule_comparison(config)
     return without_later_defaults(config)
 
 
@@ -303,6 +304,14 @@ def _ttww_features(block) -> int:
 
 _FEATURES = {"donut": lambda block: 2, "higgs": lambda block: 30, "ttww": _ttww_features,
              "custom": lambda block: len((block.get("data") or {}).get("features") or [])}
+# options of the exact rule that the reference rule does not have (attacks.params)
+_NOT_IN_REFERENCE = ("optimize_already_fooled", "use_disco")
+
+
+def feature_count(config: dict, dataset: str) -> int | None:
+    """The number of features of ``dataset``'s data where the configuration alone tells it, else
+    None (custom data without a feature list)."""
+    return _FEATURES.get(dataset, lambda block: None)(config.get(dataset) or {}) or None
 
 
 def _attack_param_blocks(value, path=()):
@@ -324,7 +333,7 @@ def check_attack_rules(config: dict) -> None:
 
     for dataset in config.get("datasets", []):
         block = config.get(dataset) or {}
-        d = _FEATURES.get(dataset, lambda b: None)(block)
+        d = feature_count(config, dataset)
         for path, params in _attack_param_blocks(block, (dataset,)):
             rule = params.get("rule", BY_NAME["rule"].default)
             for p in PARAMETERS:
@@ -332,12 +341,52 @@ def check_attack_rules(config: dict) -> None:
                     raise ValueError(f"config {path}.{p.name}: a parameter of rule '{p.of_rule}', but "
                                      f"{path}.rule is '{rule}'; set rule: {p.of_rule} or leave {p.name} out")
             if rule == "reference":
-                for name in ("optimize_already_fooled", "use_disco"):
+                for name in _NOT_IN_REFERENCE:
                     if params.get(name):
                         raise ValueError(f"config {path}.{name}: not part of rule 'reference'; use rule: exact")
                 chunks = params.get("n_chunks", BY_NAME["n_chunks"].default)
                 if d and not isinstance(chunks, list) and chunks > d:
                     raise ValueError(f"config {path}.n_chunks: {chunks} chunks for {d} features; at most {d}")
+
+
+def check_rule_comparison(config: dict) -> None:
+    """Every enabled ``<dataset>.rule_comparison`` can run: it re-runs ``<dataset>.attack`` under
+    the reference rule beside its exact-rule results, so that attack must use the exact rule and no
+    option the reference rule lacks. A ValueError names the key (the chunk counts are checked by the
+    schema: integers from 1, no repeats; ``comparison_chunks`` fits them to the features)."""
+    for dataset in config.get("datasets", []):
+        block = config.get(dataset) or {}
+        if not (block.get("rule_comparison") or {}).get("enabled"):
+            continue
+        path, params = f"{dataset}.attack.params", block["attack"]["params"]
+        rule = params.get("rule", "exact")
+        if rule != "exact":
+            raise ValueError(f"config {dataset}.rule_comparison.enabled: compares {dataset}.attack under the exact "
+                             f"rule with the reference rule, but {path}.rule is {rule!r}; use rule: exact there, or "
+                             "enabled: false")
+        for name in _NOT_IN_REFERENCE:
+            if params.get(name):
+                raise ValueError(f"config {dataset}.rule_comparison.enabled: {path}.{name} is not part of rule "
+                                 f"'reference'; set it to false, or enabled: false")
+
+
+def comparison_chunks(config: dict, dataset: str) -> list[int]:
+    """The chunk counts of ``<dataset>.rule_comparison`` as the reference attacks run them, in
+    increasing order: a count above the number of features is that number; with two features or
+    fewer the authors' code works on one chunk whatever the count (attacks.reference.feature_chunks),
+    so every count is 1 (the Donut); equal counts run once."""
+    counts = config[dataset]["rule_comparison"]["n_chunks"]
+    d = feature_count(config, dataset)
+    if d is not None:
+        counts = [1 if d <= 2 else min(k, d) for k in counts]
+    return sorted(set(counts))
+
+
+def comparison_runs(config: dict, dataset: str) -> list[int]:
+    """The runs of ``<dataset>.rule_comparison``: the dataset's first ``runs`` (null, or more than
+    the dataset has: all)."""
+    k = config[dataset]["rule_comparison"]["runs"]
+    return list(range(config[dataset]["runs"]))[: k if k else None]
 
 
 def without_later_defaults(config: dict) -> dict:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..attacks.params import BY_NAME, PARAMETERS
 from ..studies.glossary import metric_meaning
-from ..studies.paper import PAPER_NUMBERS
+from ..studies.paper import PAPER_NUMBERS, paper_number
 
 
 def _fmt(x) -> str:
@@ -58,7 +58,7 @@ class ReportNumbers:
     def line(self, metric: str) -> str:
         """``metric: ours mean ± std (n runs); paper value (statement) — what the metric measures``."""
         table = self.summary()
-        pv, ptxt = PAPER_NUMBERS.get(self.dataset, {}).get(metric, (None, ""))
+        pv, ptxt = paper_number(self.dataset, metric)
         if table is not None and metric in table.index and not pd.isna(table.loc[metric, "ours_mean"]):
             row = table.loc[metric]
             ours = f"{_fmt(row.ours_mean)}"

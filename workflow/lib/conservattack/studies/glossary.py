@@ -60,9 +60,31 @@ METRIC_MEANINGS: dict[str, str] = {
     "detector_auroc": "AUROC of the detector separating clean test events from fooling adversaries.",
     "relative_fn_dcor": "Relative Frobenius norm of the change of the distance-correlation matrix.",
     "relative_fn_pearson": "Relative Frobenius norm of the change of the Pearson correlation matrix.",
+    # the rule comparison's columns (rule_comparison.csv), in the summary as <metric>_reference_c<k>
+    "reported_jsd_mean": "Jensen-Shannon distance of the marginals as the authors' code reports it (clean "
+                         "histograms of the uncast data, floored densities), mean over the features.",
+    "reported_relative_fn": "Relative Frobenius norm of the change of the whole Pearson matrix as the authors' code "
+                            "reports it (over the clean matrix's norm plus 1e-10).",
+    "cross_chunk_max_shift": "Largest change of a Pearson correlation between two features in different chunks, "
+                             "which the reference rule never checks.",
+    "within_chunk_max_shift": "Largest change of a Pearson correlation between two features of the same chunk, "
+                              "which the reference rule checks move by move.",
 }
 _METHOD_NAMES = {"disco": "DisCo attack (distance-correlation constraint)",
                  "pearson_limited": "Pearson attack on the same limited sizes"}
+_REFERENCE_METRIC = re.compile(r"(?P<metric>\w+?)_reference_c(?P<chunks>\d+)")
+
+
+def reference_metric_name(metric: str, chunks: int) -> str:
+    """The summary's name of ``metric`` under the reference rule with ``chunks`` feature chunks
+    (the rule comparison, conservattack.studies.rule_comparison): ``<metric>_reference_c<chunks>``."""
+    return f"{metric}_reference_c{int(chunks)}"
+
+
+def reference_metric(name: str) -> tuple[str, int] | None:
+    """(metric, chunk count) of a summary row ``<metric>_reference_c<k>``; None for another name."""
+    m = _REFERENCE_METRIC.fullmatch(name)
+    return (m.group("metric"), int(m.group("chunks"))) if m else None
 
 
 def metric_meaning(metric: str) -> str:
@@ -75,6 +97,12 @@ def metric_meaning(metric: str) -> str:
         if metric.startswith(prefix + "_") and metric[len(prefix) + 1:] in METRIC_MEANINGS:
             inner = METRIC_MEANINGS[metric[len(prefix) + 1:]]
             return f"{method}: {inner[0].lower()}{inner[1:]}"
+    if (reference := reference_metric(metric)) and reference[0] in METRIC_MEANINGS:
+        inner, k = METRIC_MEANINGS[reference[0]], reference[1]
+        measured = ", as the exact rule measures it" if reference[0] in ("jsd_mean", "jsd_max", "relative_fn") else ""
+        inner = inner if inner.startswith(("Jensen", "Frobenius")) else inner[0].lower() + inner[1:]  # names stay
+        return (f"Reference rule (the authors' code, emulated) with {k} feature chunk{'' if k == 1 else 's'}, on the "
+                f"same runs, events and parameters{measured}: {inner}")
     if m := re.fullmatch(r"repeated_misclassification_p_k(\d+)", metric):
         return (f"Poisson p-value of the excess of clean test events flagged by exactly {m.group(1)} of the detector "
                 f"runs over the binomial expectation.")

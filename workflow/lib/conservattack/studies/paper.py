@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .glossary import metric_meaning
+from .glossary import metric_meaning, reference_metric
 
 # The paper's attack parameter sets (docs/method.md section 2.12), one row per study and use, in
 # AttackParams' names; a [low, high] pair is a range drawn per adversarial-training iteration.
@@ -103,6 +103,23 @@ DISCO_METRICS = {"disco": ("fooling_ratio", "detector_test_fooling_ratio", "corr
 ACCEPTANCE_THRESHOLD = 0.8
 
 
+def paper_number(dataset: str, metric: str) -> tuple[float | None, str]:
+    """The paper's number for ``metric`` of ``dataset`` and its statement ((None, "") where it has
+    none). A reference-rule row (``<metric>_reference_c<k>``, also ``reported_<metric>_...``, the
+    authors' own measure of it) gets the paper's number of ``<metric>``: the paper states one number,
+    made by the authors' code, to set beside both rules."""
+    numbers = PAPER_NUMBERS.get(dataset, {})
+    if metric in numbers:
+        return numbers[metric]
+    base = reference_metric(metric)
+    if base is not None:
+        name = base[0].removeprefix("reported_")
+        if name in numbers:
+            value, statement = numbers[name]
+            return value, f"{statement} (the paper's {name}, beside either rule)"
+    return None, ""
+
+
 def paper_values(dataset: str) -> dict[str, float | None]:
     """The paper's value of each metric of ``dataset`` (None where it gives only a statement)."""
     return {metric: value for metric, (value, _) in PAPER_NUMBERS.get(dataset, {}).items()}
@@ -120,7 +137,7 @@ def summary_table(dataset: str, per_run: pd.DataFrame, extra: dict[str, float] |
         v = v[~np.isnan(v)]
         nan = float("nan")
         ours = (v.mean(), v.std(ddof=1) if len(v) > 1 else nan, v.min(), v.max()) if len(v) else (nan,) * 4
-        pv, ptxt = paper.get(metric, (None, ""))
+        pv, ptxt = paper_number(dataset, metric)
         return {"dataset": dataset, "metric": metric, "meaning": metric_meaning(metric),
                 **dict(zip(("ours_mean", "ours_std", "ours_min", "ours_max"), ours)),
                 "n_runs": len(v) if n_runs is None else n_runs, "paper": pv, "paper_statement": ptxt + note}
