@@ -1,7 +1,8 @@
 """Data: reading and writing the workflow's files (``io``, ``tables``), splitting and scaling
 (``preprocessing``), each data set (``donut``, ``higgs``, ``jets`` and ``ttww`` for the TT vs WW
-jets, ``custom`` for an analyst's events, ``real`` for real data, ``units``) and downloads with
-checksum verification (``fetch``)."""
+jets, ``custom`` for an analyst's events, ``real`` for real data, ``units``), the smoothed-bootstrap
+stand-in of a real sample at a larger size (``standin``) and downloads with checksum verification
+(``fetch``)."""
 
 from .._lazy import lazy_exports
 
@@ -24,6 +25,8 @@ _EXPORTS = {
     "read_table": "custom",
     "read_real_events": "real",
     "feature_units": "units",
+    "make_standin": "standin",
+    "prepare_higgs_standin": "standin",
 }
 
 __all__ = sorted(_EXPORTS)
