@@ -18,12 +18,13 @@ only from the ones above it in this list (tests/pipeline/test_layout.py checks i
 - ``models``: the paper's MLP and its training (``mlp``), ``torch.export`` programs
   (``exported``), an analyst's own model (``imported``).
 - ``data``: files (``io``, ``tables``), splitting and scaling (``preprocessing``), the data sets
-  (``donut``, ``higgs``, ``jets`` and ``ttww``, ``custom``, ``real``, ``units``) and downloads
-  (``fetch.download``, ``fetch.opendata``).
+  (``donut``, ``higgs``, ``jets`` and ``ttww``, ``custom``, ``real``, ``units``), the stand-in
+  of a real sample at a larger size (``standin``) and downloads (``fetch.download``,
+  ``fetch.opendata``).
 - ``studies``: what the studies compute from attacks and models: ``cross_run``, ``detection``,
-  ``verdict``, ``restricted``, ``adversarial_training``, ``disco`` (study 9), ``paper`` (the
-  paper's numbers), ``glossary`` (what each summary metric measures).
-- ``plots``: the figures (``style``, ``figures``, ``disco``).
+  ``verdict``, ``restricted``, ``adversarial_training``, ``disco`` (study 9), ``scaling`` (size
+  scaling), ``paper`` (the paper's numbers), ``glossary`` (what each summary metric measures).
+- ``plots``: the figures (``style``, ``figures``, ``disco``, ``scaling``).
 - ``pipeline``: what only the Snakemake rules use: ``configschema``, ``deps``, ``runlog``,
   ``provenance``, ``seeds``, ``attack_inputs``, ``report``, ``custom_config``.
 - ``bench``: ``python -m conservattack.bench`` (engines and distance-correlation benchmarks).

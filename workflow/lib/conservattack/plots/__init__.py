@@ -1,5 +1,5 @@
 """Figures in mplhep style, written as PNG and PDF: ``style`` (colours, ``save``), ``figures``
-(the attack and detector studies), ``disco`` (study 9)."""
+(the attack and detector studies), ``disco`` (study 9), ``scaling`` (size scaling)."""
 
 from .._lazy import lazy_exports
 

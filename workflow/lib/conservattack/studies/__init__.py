@@ -1,8 +1,9 @@
 """The studies (docs/method.md section 4): cross-run fooling (``cross_run``), the adversarial
 detector and repeated misclassification (``detection``), the analyst's verdict (``verdict``), the
 restricted attack (``restricted``), adversarial training (``adversarial_training``), distance
-correlation with limited data (``disco``, study 9), the paper's numbers (``paper``) and what
-each metric of the summary measures (``glossary``)."""
+correlation with limited data (``disco``, study 9), size scaling of the attacked set
+(``scaling``), the paper's numbers (``paper``) and what each metric of the summary measures
+(``glossary``)."""
 
 from .._lazy import lazy_exports
 
@@ -20,6 +21,8 @@ _EXPORTS = {
     "PAPER_NUMBERS": "paper",
     "paper_values": "paper",
     "metric_meaning": "glossary",
+    "run_scaling": "scaling",
+    "scaling_table": "scaling",
 }
 
 __all__ = sorted(_EXPORTS)
