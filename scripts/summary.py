@@ -5,6 +5,7 @@ import pandas as pd
 from conservattack.studies.paper import (detector_extras, disco_per_run, merge_runs, real_vs_simulated_per_run, summary_table)
 from conservattack.pipeline.runlog import logged
 from conservattack.studies.cross_run import grey_box_summary
+from conservattack.studies.rule_comparison import comparison_per_run
 
 inp = snakemake.input
 
@@ -24,7 +25,8 @@ with logged(snakemake):
         extra.update(detector_extras(pd.read_csv(inp.repeated[0]), pd.read_csv(inp.acceptance[0])))
     metrics = merge_runs(per_run, study("restricted", ["n_targeted", "n_control"]), study("detector"), real,
                          study("augmentation", ["n_attacked"]), study("adversarial_training"),
-                         disco_per_run(study("disco")) if inp.disco else None)
+                         disco_per_run(study("disco")) if inp.disco else None,
+                         comparison_per_run(study("rule_comparison")) if inp.rule_comparison else None)
     table = summary_table(snakemake.wildcards.dataset, metrics, extra)
     table.to_csv(snakemake.output[0], index=False, float_format="%.6g")
     print(table.to_string())

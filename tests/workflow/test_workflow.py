@@ -3,6 +3,7 @@ incremental re-runs (a library edit and a config change re-run exactly the depen
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -30,7 +31,9 @@ def test_terminal_shows_one_line_per_job_and_no_input_lists(done_run):
     started = [line for line in out if re.match(r"\[\d\d:\d\d:\d\d\] \w+ .*: started \(log results/", line)]
     assert len(started) == jobs - 1  # all: no script
     assert not [line for line in out if line.lstrip().startswith(("input:", "output:", "Finished jobid"))]
-    assert len(out) <= 2 * jobs + 80, len(out)  # + the run's header and its table of jobs
+    # + the run's header, its table of jobs (a row per rule) and the progress lines of jobs over 20 s
+    rules = len(re.findall(r"^\w+\s+\d+$", "\n".join(out).split("Job stats:")[1].split("\ntotal")[0], re.M))
+    assert len(out) <= 2 * jobs + rules + 60, len(out)
 
 
 def test_outputs_of_the_small_run(done_run):
@@ -47,7 +50,7 @@ def test_outputs_of_the_small_run(done_run):
     for fig in ("point_clouds", "marginals", "metrics_per_run", "correlation_matrices",
                 "cross_run_fooling", "fooling_vs_iteration", "detector_per_run", "detector_cross_run",
                 "repeated_misclassification", "clean_acceptance", "detector_point_clouds", "augmentation_auroc",
-                "adversarial_training"):
+                "adversarial_training", "rule_comparison"):
         for ext in ("png", "pdf"):
             assert (d / "figures" / f"{fig}.{ext}").stat().st_size > 1000
     detector = pd.read_csv(d / "detector" / "metrics_per_run.csv")
@@ -82,6 +85,19 @@ def test_outputs_of_the_small_run(done_run):
     assert "advtrain_grey_box_best" in set(summary.metric)
     meta = (d / "runs" / "run0" / "attack" / "attack.json").read_text()
     assert '"versions"' in meta and '"torch"' in meta and '"numba"' in meta and '"config"' in meta
+    # the rule comparison (runs: 1; the Donut's two features are one chunk): run 0's attack again
+    # under the reference rule, on the same events with the same parameters and seed
+    comparison = pd.read_csv(d / "rule_comparison.csv")
+    assert comparison.setting.tolist() == ["exact", "reference, 1 chunk"] and (comparison.run == 0).all()
+    assert comparison.fooling_ratio[0] == pytest.approx(per_run.fooling_ratio[0], rel=1e-5)
+    exact, reference = (json.loads((d / "runs" / "run0" / folder / "attack.json").read_text())
+                        for folder in ("attack", "attack_reference/chunks1"))
+    assert reference["params"] == {**exact["params"], "rule": "reference", "n_chunks": 1}
+    assert reference["n_targeted"] == exact["n_targeted"] == comparison.n_targeted[0]
+    assert comparison.reported_relative_fn[1] == pytest.approx(reference["final"]["reference_relative_fn"], rel=1e-5)
+    assert rows.loc["fooling_ratio_reference_c1", "n_runs"] == 1 and rows.loc["fooling_ratio_reference_c1", "paper"] == \
+        pytest.approx(0.354)
+    assert rows.loc["relative_fn_reference_c1", "ours_mean"] == pytest.approx(comparison.relative_fn[1], abs=1e-6)
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
 
 
@@ -135,6 +151,8 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
     assert planned_jobs(wd, "--configfile", ".test/config.yaml") == {
         "attack": 2, "cross_run_fooling": 1, "plot_attack_run": 1, "plot_point_clouds": 1, "plot_runs": 1,
         "summary": 1, "all": 1, "record_config": 1,
+        # and the rule comparison's reference-rule attack of run 0, with the same parameters
+        "reference_attack": 1, "rule_comparison": 1, "plot_rule_comparison": 1,
         # the attack's adversaries are also adversarial training's test adversaries (test_attack: null)
         "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1}
 
@@ -166,6 +184,8 @@ def test_adversarial_training_resumes_and_extends_without_redoing_iterations(don
     ("runs: 2", ["config donut.nruns: unknown key 'nruns' in donut; did you mean runs?"]),
     ("runs: 2\n  training: {max_epochs: four}", ["config donut.training.max_epochs: 'four' is not of type 'integer'"]),
     ("datasets: [donut, higs]", ["config datasets[1]: 'higs' is not one of"]),
+    ("rule_comparison: {enabled: true, runs: 1, n_chunks: [0]}",
+     ["config donut.rule_comparison.n_chunks[0]: 0 is less than the minimum of 1"]),
 ])
 def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
     wd = copy_workflow(tmp_path)
@@ -175,6 +195,8 @@ def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
         text = text.replace("  runs: 2", "  nruns: 2")
     elif edit.startswith("datasets"):
         text = text.replace("datasets: [donut]", edit)
+    elif edit.startswith("rule_comparison"):
+        text = text.replace("rule_comparison: {enabled: true, runs: 1}", edit)
     else:
         text = text.replace("\n  training: {max_epochs: 20,", "\n  training: {max_epochs: four,")
     cfg.write_text(text)
@@ -235,6 +257,8 @@ def test_html_report_holds_every_figure_by_study_with_captions(done_run):
         assert f'"{png.name}"' in html and f"filename={png.name};base64," in html, png.name
     assert "Fooling ratio, mean JSD of the marginals" in html  # metrics_per_run.rst
     assert "Repeated misclassification (dataset" in html  # repeated_misclassification.rst
+    assert "Exact and reference decision rule side by side" in html  # rule_comparison.rst, with its table
+    assert "results/donut/rule_comparison.csv" in html and "fooling_ratio_reference_c1" in html
     assert "<strong>paper</strong> 0.354 (initial fooling ratio 0.354)" in html
     assert re.search(r"<strong>ours</strong> 0\.\d+ \\u00b1 0\.\d+ \(2 runs\)", html)
     assert "results/donut/summary.csv (ours: mean, std, min, max over runs" in html  # workflow.rst's table

@@ -11,6 +11,8 @@ from conservattack.pipeline.report import ReportNumbers, RunArguments  # noqa: E
 from conservattack.pipeline.report import recorded_config  # noqa: E402
 from conservattack.pipeline.seeds import derived_seed  # noqa: E402
 from conservattack.pipeline.custom_config import check_custom_config  # noqa: E402
+from conservattack.pipeline.configschema import comparison_chunks  # noqa: E402
+from conservattack.pipeline.configschema import comparison_runs  # noqa: E402
 from conservattack.data.ttww import config_key as ttww_config_key  # noqa: E402
 from conservattack.data.ttww import local_inputs as ttww_local_inputs  # noqa: E402
 from conservattack.data.ttww import sample_config as ttww_sample_config  # noqa: E402
@@ -26,6 +28,7 @@ RUN_ARGUMENTS = RunArguments(
 wildcard_constraints:
     dataset="|".join(DATASETS),
     run=r"\d+",
+    chunks=r"\d+",
 
 
 def _relative(path):
@@ -119,6 +122,8 @@ def figures(dataset):
     ]
     if dataset == "donut":
         out.append("point_clouds")
+    if rule_comparison_enabled(dataset):
+        out.append("rule_comparison")
     if restricted_enabled(dataset):
         out += ["restricted_fooling", "restricted_jsd_fn"]
     if augmentation_enabled(dataset):
@@ -264,6 +269,35 @@ def detector_enabled(dataset):
 
 def restricted_enabled(dataset):
     return config[dataset].get("restricted", {}).get("enabled", False)
+
+
+def rule_comparison_enabled(dataset):
+    return config[dataset].get("rule_comparison", {}).get("enabled", False)
+
+
+def reference_attack_config(wildcards):
+    """The attack study's block under the reference rule with the job's chunk count, on the engine
+    auto picks for that rule (the block's own engine may run the exact rule only)."""
+    block = ds(wildcards)["attack"]
+    params = {**block["params"], "rule": "reference", "n_chunks": int(wildcards.chunks)}
+    return {**block, "engine": "auto", "batch_events": 0, "params": params}
+
+
+def rule_comparison_attacks(name):
+    """Input function of the comparison table, ``name`` (attack.json or adversaries.parquet) of
+    every compared run, the exact rule's, then the reference rule's per chunk count."""
+
+    def paths(wildcards):
+        d, compared = wildcards.dataset, comparison_runs(config, wildcards.dataset)
+        out = [f"results/{d}/runs/run{r}/attack/{name}" for r in compared]
+        for k in comparison_chunks(config, d):
+            out += [
+                f"results/{d}/runs/run{r}/attack_reference/chunks{k}/{name}"
+                for r in compared
+            ]
+        return out
+
+    return paths
 
 
 def study_inputs(enabled, pattern):

@@ -113,6 +113,9 @@ rule summary:
             "results/{dataset}/adversarial_training/metrics_per_run.csv",
         ),
         disco=study_inputs(disco_enabled, "results/{dataset}/disco/metrics_per_run.csv"),
+        rule_comparison=study_inputs(
+            rule_comparison_enabled, "results/{dataset}/rule_comparison.csv"
+        ),
     output:
         report(
             "results/{dataset}/summary.csv",
