@@ -42,11 +42,18 @@ def load(case):
     return trace, params, logistic_model(trace["W"], trace["b"])
 
 
-@pytest.fixture(scope="module", params=CASES)
+def engines_of(case):
+    """The reference rule's engines for a case: numpy, and the compiled cpu engine for float64 sets."""
+    return ["numpy"] if case == "float32_input" else ["numpy", "cpu"]
+
+
+@pytest.fixture(scope="module", params=[(case, engine) for case in CASES for engine in engines_of(case)],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def replayed(request):
-    trace, params, model = load(request.param)
-    result = attack(model, trace["X_clean"], trace["y"], params, progress=False, record=True)
-    return request.param, trace, result
+    case, engine = request.param
+    trace, params, model = load(case)
+    result = attack(model, trace["X_clean"], trace["y"], params, progress=False, record=True, engine=engine)
+    return case, trace, result
 
 
 def test_every_decision_is_the_recorded_one(replayed):
@@ -111,8 +118,9 @@ def test_more_chunks_than_features_and_exact_engines_are_refused(small_problem):
     model, X, y = small_problem
     with pytest.raises(ParameterError, match=r"'n_chunks' must be between 1 and the number of features \(4\)"):
         attack(model, X, y, {"min_change": 0.01, "step": 0.01, "rule": "reference", "n_chunks": 5}, progress=False)
-    with pytest.raises(ParameterError, match="engine 'cpu' does not run the reference rule"):
-        attack(model, X, y, {"min_change": 0.01, "step": 0.01, "rule": "reference"}, engine="cpu", progress=False)
+    for engine in ("cuda", "naive"):
+        with pytest.raises(ParameterError, match=f"engine '{engine}' does not run the reference rule"):
+            attack(model, X, y, {"min_change": 0.01, "step": 0.01, "rule": "reference"}, engine=engine, progress=False)
 
 
 def test_reference_rule_on_a_float32_set_stays_float32_and_is_reproducible(small_problem):

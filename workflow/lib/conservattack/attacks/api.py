@@ -120,7 +120,8 @@ def attack(
     mask : optional (n,) bool, True for events that must not be perturbed.
     progress : show a tqdm bar per iteration (events done, current fooling ratio).
     engine : ``auto`` (= ``cpu``), ``cpu``, ``cuda``, ``numpy`` or ``naive``;
-        same decisions (``conservattack.attacks.engines``).
+        same decisions (``conservattack.attacks.engines``). Under the reference rule: ``auto``
+        (= ``cpu`` for a float64 set, else ``numpy``), ``cpu`` or ``numpy``, the same decisions.
     batch_events : ``cuda`` only: 0 or 1 = exact sequential visits (default); B > 1 = the batched
         approximation, B events choosing against the same statistics.
     record : keep the set after every iteration (``result.record["X_after"]``) and, under the
@@ -138,7 +139,7 @@ def attack(
     if params.rule == "reference":
         from .reference import ReferenceAttack as state_type, reference_engine
 
-        engine = reference_engine(engine)
+        reference_engine(engine)  # an engine of the exact rule only: stop before validating the inputs
     elif params.use_disco:  # distance-correlation constraint: numpy loop only (conservattack.attacks.disco)
         from .disco import DiscoAttack as state_type, disco_engine
 
@@ -155,7 +156,7 @@ def attack(
     active = X.min(axis=0) != X.max(axis=0)
     inner = model if active.all() else ConstantColumns(model, active, X[0])
     if params.rule == "reference":
-        state = state_type(inner, X[:, active], y, mask, params, record=record)
+        state = state_type(inner, X[:, active], y, mask, params, record=record, engine=reference_engine(engine, X))
     else:
         state = (state_type if params.use_disco else AttackState)(
             inner, X[:, active], y, mask, params, engine=engine, batch_events=int(batch_events))

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -101,24 +102,39 @@ def reference_histograms(X_clean, edges) -> np.ndarray:
     return out
 
 
-def candidate_deltas(v, directions, lo, hi, p, rng=None):
+def draw_count(p) -> int:
+    """Uniforms one visit draws per feature: ``num_candidates`` in random mode, 2 under
+    ``randomize_step`` (the step's factor, then min_change's), else none."""
+    if p.num_candidates is not None:
+        return int(p.num_candidates)
+    return 2 if p.randomize_step else 0
+
+
+def visit_draws(rng, p, visits: int, c: int) -> np.ndarray:
+    """(visits, c, draw_count) uniforms of one worker's visits, in visit then feature order (the
+    order in which the candidate lists are made), from the attack's generator."""
+    return rng.random((visits, c, draw_count(p)))
+
+
+def candidate_deltas(v, directions, lo, hi, p, draws):
     """The chunk's candidate deltas (c, C) float32, padded with 0.0, and which are in a list.
 
     Grid mode: ``arange(min_change, room + step, step)`` times the direction, with ``step`` and
-    ``min_change`` each scaled by U(1 - f, 1 + f) under ``randomize_step`` (drawn per feature, step
-    first); random mode: ``num_candidates`` draws U(min_change, hi - v) times the direction (the
-    authors' range, measured to the upper bound in both directions; no jitter). ``p``:
-    AttackParams; ``rng``: the attack's generator (random mode and jitter)."""
+    ``min_change`` each scaled by U(1 - f, 1 + f) under ``randomize_step`` (step first); random
+    mode: ``num_candidates`` draws U(min_change, hi - v) times the direction (the authors' range,
+    measured to the upper bound in both directions; no jitter). ``p``: AttackParams; ``draws``:
+    (c, draw_count(p)) uniforms of this visit (``visit_draws``)."""
     lists = []
     for k in range(len(v)):
         if p.num_candidates is not None:
             # low + (high - low) u, as CuPy draws it: also when high < low (a value near the upper bound)
-            moves = (p.min_change + (hi[k] - v[k] - p.min_change) * rng.random(p.num_candidates)) * directions[k]
+            moves = (p.min_change + (hi[k] - v[k] - p.min_change) * draws[k]) * directions[k]
         else:
             step, min_change = p.step, p.min_change
             if p.randomize_step:
-                step = step * rng.uniform(1 - p.random_step_frac, 1 + p.random_step_frac)
-                min_change = min_change * rng.uniform(1 - p.random_step_frac, 1 + p.random_step_frac)
+                low, high = 1 - p.random_step_frac, 1 + p.random_step_frac
+                step = step * (low + (high - low) * draws[k, 0])
+                min_change = min_change * (low + (high - low) * draws[k, 1])
             room = hi[k] - v[k] if directions[k] > 0 else v[k] - lo[k]
             moves = np.arange(min_change, room + step, step) * directions[k]
         lists.append(np.concatenate([np.array([0.0]), moves]) if p.use_no_change else moves)
@@ -131,29 +147,35 @@ def candidate_deltas(v, directions, lo, hi, p, rng=None):
     return deltas, in_list
 
 
-def candidate_jsd(reference_T, S, edges, new_values, old_values) -> np.ndarray:
-    """(c, C) JSD of every candidate (NaN where the divergence is negative): the current density
-    histograms of the chunk columns ``S`` with the event moved from ``old_values`` to each of
-    ``new_values``, against ``reference_T`` ((c, bins) float32, the reference histograms)."""
-    n = S.shape[0]
-    c, C = new_values.shape
-    nb = edges.shape[1] - 1
-    current = np.stack([np.histogram(S[:, k], bins=edges[k], density=True)[0] for k in range(c)])
-    top = edges[:, -1:] - EDGE_MARGIN
-    new = np.clip(new_values, edges[:, 0:1], top)
-    old = np.clip(old_values, edges[:, 0:1], top)
-    new_bins = np.clip(np.sum(new[..., None] >= edges[:, None, :], axis=2) - 1, 0, nb - 1)
-    old_bins = np.clip(np.sum(old[..., None] >= edges[:, None, :], axis=2) - 1, 0, nb - 1)
-    width = edges[:, 1] - edges[:, 0]
-    counts = np.round(current * n * width[:, None]).astype(np.int32)  # the density's counts, exactly
-    shifted = np.tile(counts[:, None, :], (1, C, 1)).astype(np.int32)
-    rows, cols = np.arange(c)[:, None], np.arange(C)[None, :]
-    np.add.at(shifted, (rows, cols, old_bins), -np.ones_like(old_bins, dtype=np.int32))
-    np.add.at(shifted, (rows, cols, new_bins), np.ones_like(new_bins, dtype=np.int32))
-    q = shifted / (n * width[:, None, None])
+def normalised_reference(reference_T) -> np.ndarray:
+    """(c, bins) float32: the reference densities floored and normalised, as the JSD uses them
+    (computed on the transposed view, as the authors' code has it, so its sums run in their order)."""
     p = np.maximum(reference_T, DENSITY_FLOOR)
+    return p / np.sum(p, axis=1, keepdims=True)
+
+
+def histogram_counts(S, edges) -> np.ndarray:
+    """(c, bins) int32: the counts of the chunk columns ``S``, recovered exactly from their density
+    histograms as the authors' code makes them."""
+    n, c = S.shape
+    current = np.stack([np.histogram(S[:, k], bins=edges[k], density=True)[0] for k in range(c)])
+    width = edges[:, 1] - edges[:, 0]
+    return np.round(current * n * width[:, None]).astype(np.int32)
+
+
+def bins_of(values, edges) -> np.ndarray:
+    """Bin index of each value (rows: the chunk features), after clipping to [E_0, E_nb - EDGE_MARGIN]."""
+    nb = edges.shape[1] - 1
+    clipped = np.clip(values, edges[:, 0:1], edges[:, -1:] - EDGE_MARGIN)
+    return np.clip(np.sum(clipped[..., None] >= edges[:, None, :], axis=2) - 1, 0, nb - 1)
+
+
+def jsd_of_counts(p, counts, n: int, edges) -> np.ndarray:
+    """(c, C) JSD of the histograms ``counts`` ((c, C, bins) int32) against ``p`` (``normalised_reference``),
+    NaN where the divergence is negative. A row's value depends on that row alone."""
+    width = edges[:, 1] - edges[:, 0]
+    q = counts / (n * width[:, None, None])
     q = np.maximum(q, DENSITY_FLOOR)
-    p = p / np.sum(p, axis=1, keepdims=True)
     q = q / np.sum(q, axis=2, keepdims=True)
     p = p[:, None, :]
     m = np.maximum(0.5 * (p + q), DENSITY_FLOOR)
@@ -161,13 +183,28 @@ def candidate_jsd(reference_T, S, edges, new_values, old_values) -> np.ndarray:
         return np.sqrt(0.5 * (np.sum(q * np.log2(q / m), axis=2) + np.sum(p * np.log2(p / m), axis=2)))
 
 
+def candidate_jsd(p, S, edges, new_values, old_values) -> np.ndarray:
+    """(c, C) JSD of every candidate (NaN where the divergence is negative): the current density
+    histograms of the chunk columns ``S`` with the event moved from ``old_values`` to each of
+    ``new_values``, against ``p`` (``normalised_reference``)."""
+    c, C = new_values.shape
+    counts = histogram_counts(S, edges)
+    new_bins, old_bins = bins_of(new_values, edges), bins_of(old_values, edges)
+    shifted = np.tile(counts[:, None, :], (1, C, 1)).astype(np.int32)
+    rows, cols = np.arange(c)[:, None], np.arange(C)[None, :]
+    np.add.at(shifted, (rows, cols, old_bins), -np.ones_like(old_bins, dtype=np.int32))
+    np.add.at(shifted, (rows, cols, new_bins), np.ones_like(new_bins, dtype=np.int32))
+    return jsd_of_counts(p, shifted, S.shape[0], edges)
+
+
 def candidate_frobenius(S, e: int, new_values) -> np.ndarray:
     """(c, C) Frobenius quantity of every candidate: for candidate j, every chunk feature at its
     own candidate j; row and column f of the updated correlation matrix against the current one."""
     n, c = S.shape
     C = new_values.shape[1]
-    corr = np.corrcoef(S, rowvar=False)
-    cov = np.cov(S, rowvar=False)
+    # (1, 1) for a chunk of one feature (numpy gives a scalar; the authors' code never has one)
+    corr = np.atleast_2d(np.corrcoef(S, rowvar=False))
+    cov = np.atleast_2d(np.cov(S, rowvar=False))
     mean = np.mean(S, axis=0)
     var = np.var(S, axis=0)
     x_old = S[e, :]
@@ -206,24 +243,24 @@ def choose(jsd, fn, in_list, alpha: float, beta: float, max_jsd: float, max_frob
     return best, admissible, cost
 
 
-def visit_event(S, e: int, directions, lo, hi, edges, reference_T, p, rng=None, record=None):
+def visit_event(S, e: int, directions, lo, hi, edges, reference_p, p, draws):
     """One worker's visit of event ``e``: choose the chunk features' moves against the worker's
-    columns ``S`` (n x c, the set's dtype) and apply them in place. ``p``: AttackParams; ``rng``:
-    the attack's generator (random mode, step jitter)."""
+    columns ``S`` (n x c, the set's dtype) and apply them in place; returns the chosen candidate
+    indices and deltas. ``reference_p``: ``normalised_reference`` of the chunk; ``p``: AttackParams;
+    ``draws``: this visit's uniforms (``visit_draws``)."""
     v = S[e]
-    deltas, in_list = candidate_deltas(v, directions, lo, hi, p, rng)
+    deltas, in_list = candidate_deltas(v, directions, lo, hi, p, draws)
     if deltas.shape[1] == 0:  # no feature of the chunk has a candidate
-        return
+        return np.zeros(len(v), dtype=np.int64), np.zeros(len(v), dtype=np.float32)
     new_values = np.clip(v[:, None] + deltas, lo[:, None], hi[:, None])
     old_values = np.broadcast_to(v[:, None], new_values.shape)
-    jsd = candidate_jsd(reference_T, S, edges, new_values, old_values)
+    jsd = candidate_jsd(reference_p, S, edges, new_values, old_values)
     fn = candidate_frobenius(S, e, new_values)
     best, _, _ = choose(jsd, fn, in_list, p.alpha, p.beta, p.max_jsd_single_change, p.max_frob_single_change,
                         p.use_no_change)
     change = deltas[np.arange(len(best)), best]
-    if record is not None:
-        record(e, best, change)
     S[e] = np.clip(S[e] + change, lo, hi)
+    return best, change
 
 
 def reported_metrics(X_clean, X, edges) -> dict:
@@ -277,10 +314,12 @@ class ReferenceAttack:
     the bins and reference histograms, the chunks, and the fooled events (the interface of
     ``attacks.state.AttackState``: ``iterate``, ``X``, ``fooled``, ``fooling_ratio``).
 
-    ``record``: keep every visit's choice in ``choices`` (rows of iteration, worker, visit
-    position, event, feature, chosen candidate index, its delta), for replaying recorded decisions."""
+    ``engine``: ``numpy`` (``visit_event``, this module) or ``cpu`` (``engines.reference_cpu``, the
+    same decisions compiled; float64 sets only). ``record``: keep every visit's choice in
+    ``choices`` (rows of iteration, worker, visit position, event, feature, chosen candidate index,
+    its delta), for replaying recorded decisions."""
 
-    def __init__(self, model, X, y, mask, params, record: bool = False):
+    def __init__(self, model, X, y, mask, params, record: bool = False, engine: str = "numpy"):
         self.model, self.y, self.mask, self.p = model, y, mask, params
         self.X_clean = X.copy()
         self.X = X.copy()
@@ -288,10 +327,16 @@ class ReferenceAttack:
         if not 1 <= params.n_chunks <= self.d:
             raise ParameterError(f"attack parameter 'n_chunks' must be between 1 and the number of features "
                                  f"({self.d}), got {params.n_chunks}")
+        if engine == "cpu" and X.dtype != np.float64:
+            raise ParameterError(f"attack engine 'cpu' runs the reference rule on float64 sets; got {X.dtype} "
+                                 f"(use engine 'numpy' or 'auto')")
+        self.engine = engine
         self.lo, self.hi = X.min(axis=0), X.max(axis=0)
         self.edges = np.stack([np.linspace(self.lo[f], self.hi[f], params.num_bins + 1) for f in range(self.d)])
         self.reference = reference_histograms(X, self.edges)
         self.chunks = feature_chunks(self.d, params.n_chunks)
+        # (c, bins) per chunk: from the transposed view of the chunk's columns, as the authors' code has it
+        self.reference_p = [normalised_reference(self.reference[:, chunk].T) for chunk in self.chunks]
         self.fooled = np.zeros(self.n, dtype=bool)
         self.rng = np.random.default_rng(params.seed)  # random mode and jitter: per worker, visit, feature
         self.record = record
@@ -311,19 +356,32 @@ class ReferenceAttack:
         visit = np.flatnonzero(~self.mask & ~self.fooled)
         signs = gradient_signs(self.model, self.X[visit], self.y[visit]) if visit.size else None
         start = self.X.copy()
-        merged = self.X.copy()
+        # every worker starts from the start-of-iteration set, with its own copy of its columns
+        workers = [Worker(S=start[:, chunk].copy(), signs=signs[:, chunk] if visit.size else None,
+                          draws=visit_draws(self.rng, self.p, visit.size, len(chunk)),
+                          edges=self.edges[chunk], lo=self.lo[chunk], hi=self.hi[chunk], reference_p=ref_p,
+                          best=np.zeros((visit.size, len(chunk)), np.int64),
+                          change=np.zeros((visit.size, len(chunk)), np.float32))
+                   for chunk, ref_p in zip(self.chunks, self.reference_p)]
         bar = tqdm(total=visit.size * len(self.chunks), disable=not progress, mininterval=0.5, unit="ev",
                    desc=f"attack iteration {iteration}/{self.p.n_iterations} (reference rule)", leave=False)
-        for worker, chunk in enumerate(self.chunks):
-            S = start[:, chunk].copy()  # the worker's copy of its columns
-            reference_T = self.reference[:, chunk].T  # (c, bins), a transposed view as the authors' code has it
-            edges, lo, hi = self.edges[chunk], self.lo[chunk], self.hi[chunk]
-            for pos, e in enumerate(visit.tolist()):
-                record = self._recorder(iteration, worker, pos, chunk) if self.record else None
-                visit_event(S, e, signs[pos, chunk], lo, hi, edges, reference_T, self.p, self.rng, record)
-                bar.update(1)
-            merged[visit[:, None], chunk] = S[visit]
+        if self.engine == "cpu":
+            from .engines.reference_cpu import run_workers
+
+            counters = run_workers(workers, visit, self.p, bar.update)
+        else:
+            counters = {}
+            for w in workers:
+                for pos, e in enumerate(visit.tolist()):
+                    w.best[pos], w.change[pos] = visit_event(w.S, e, w.signs[pos], w.lo, w.hi, w.edges,
+                                                             w.reference_p, self.p, w.draws[pos])
+                    bar.update(1)
         bar.close()
+        merged = start.copy()
+        for chunk, w in zip(self.chunks, workers):
+            merged[visit[:, None], chunk] = w.S[visit]
+        if self.record:
+            self._record(iteration, visit, workers)
         self.X = merged
         pred = predicted_class(self.model, self.X)
         self.fooled |= (pred != self.y) & ~self.mask
@@ -337,24 +395,46 @@ class ReferenceAttack:
             "events_moved": int((self.X[visit] != start[visit]).any(axis=1).sum()) if visit.size else 0,
             **reported_metrics(self.X_clean, self.X, self.edges),
             **cross_chunk_shift(self.X_clean, self.X, self.chunks),
+            "reference_engine": self.engine,
+            **counters,
             "seconds": time.perf_counter() - t0,
         }
 
-    def _recorder(self, iteration, worker, pos, chunk):
-        def record(e, best, change):
-            for slot, f in enumerate(chunk.tolist()):
-                self.choices.append((iteration, worker, pos, e, f, int(best[slot]), float(change[slot])))
-
-        return record
-
-
-REFERENCE_ENGINES = ("auto", "numpy")
+    def _record(self, iteration, visit, workers):
+        for worker, (chunk, w) in enumerate(zip(self.chunks, workers)):
+            for pos, e in enumerate(visit.tolist()):
+                for slot, f in enumerate(chunk.tolist()):
+                    self.choices.append((iteration, worker, pos, e, f, int(w.best[pos, slot]),
+                                         float(w.change[pos, slot])))
 
 
-def reference_engine(engine: str) -> str:
-    """The engine a reference-rule attack runs on: ``auto`` -> ``numpy`` (this module); the
-    others implement the exact rule only: a ParameterError naming them."""
-    if engine in REFERENCE_ENGINES:
-        return "numpy"
-    raise ParameterError(f"attack engine {engine!r} does not run the reference rule; use engine 'auto' or 'numpy' "
-                         f"with rule: reference (the compiled engines implement rule: exact)")
+@dataclass
+class Worker:
+    """One worker's part of an iteration: its columns ``S`` (moved in place), its visits' gradient
+    signs and uniforms, its chunk's bins, bounds and reference, and per visit and chunk feature the
+    chosen candidate index and delta (filled by the engine)."""
+
+    S: np.ndarray
+    signs: np.ndarray
+    draws: np.ndarray
+    edges: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    reference_p: np.ndarray
+    best: np.ndarray
+    change: np.ndarray
+
+
+REFERENCE_ENGINES = ("auto", "cpu", "numpy")
+
+
+def reference_engine(engine: str, X=None) -> str:
+    """The engine a reference-rule attack runs on: ``auto`` -> ``cpu`` (``engines.reference_cpu``)
+    for a float64 set, else ``numpy`` (this module); ``cuda`` and ``naive`` implement the exact
+    rule only: a ParameterError naming them."""
+    if engine not in REFERENCE_ENGINES:
+        raise ParameterError(f"attack engine {engine!r} does not run the reference rule; use engine 'auto', 'cpu' "
+                             f"or 'numpy' with rule: reference")
+    if engine == "auto":
+        return "cpu" if X is None or np.asarray(X).dtype == np.float64 else "numpy"
+    return engine
