@@ -119,3 +119,25 @@ def test_a_rows_divergence_does_not_depend_on_the_other_rows():
     for j in range(C):
         alone = reference.jsd_of_counts(p, np.ascontiguousarray(counts[:, j : j + 1, :]), n, edges)[:, 0]
         assert np.array_equal(alone, full[:, j], equal_nan=True)
+
+
+def test_a_candidates_values_do_not_depend_on_how_many_are_scored():
+    # the compiled engine's fallback scores only the candidates it cannot rule out: their JSD and
+    # Frobenius values must be those of the full candidate arrays, bit for bit
+    rng = np.random.default_rng(2)
+    n, c, nb, C = 400, 5, 25, 60
+    S = correlated_unit_data(n, c, 3)
+    lo, hi = S.min(0), S.max(0)
+    edges = np.stack([np.linspace(lo[k], hi[k], nb + 1) for k in range(c)])
+    p = reference.normalised_reference(reference.reference_histograms(S, edges).T)
+    S[rng.integers(0, n, 40)] += rng.normal(0, 0.05, (40, c))
+    S = np.clip(S, lo, hi)
+    e = 11
+    new = np.clip(S[e][:, None] + (np.arange(C) * 0.004 * np.where(rng.random(c) < 0.5, 1, -1)[:, None]).astype(
+        np.float32), lo[:, None], hi[:, None])
+    old = np.broadcast_to(S[e][:, None], new.shape)
+    jsd, fn = reference.candidate_jsd(p, S, edges, new, old), reference.candidate_frobenius(S, e, new)
+    for width in (1, 7, 33):
+        part = np.ascontiguousarray(new[:, :width])
+        assert np.array_equal(reference.candidate_jsd(p, S, edges, part, old[:, :width]), jsd[:, :width], equal_nan=True)
+        assert np.array_equal(reference.candidate_frobenius(S, e, part), fn[:, :width], equal_nan=True)

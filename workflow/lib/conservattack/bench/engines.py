@@ -32,6 +32,7 @@ import json
 import resource
 import time
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -103,6 +104,34 @@ def _time_naive(model, X, y, params, n_events):
     return time.perf_counter() - t0, visit.size
 
 
+def _time_reference(model, X, y, params, n_chunks, engine, visits=None):
+    """The reference rule (``rule: reference``) with ``n_chunks`` chunks on ``engine``: the whole
+    attack, or for the numpy emulation the first ``visits`` events of one iteration (the others
+    masked: still in every statistic, as in a full iteration)."""
+    from ..attacks.api import attack
+
+    params = replace(params, rule="reference", n_chunks=n_chunks, **({"n_iterations": 1} if visits else {}))
+    mask = None
+    if visits:
+        mask = np.ones(len(X), bool)
+        mask[:visits] = False
+    t0 = time.perf_counter()
+    result = attack(model, X, y, params, mask=mask, progress=False, engine=engine)
+    seconds = time.perf_counter() - t0
+    h = result.history
+    visited = sum(r["events_visited"] for r in h)
+    row = dict(engine=f"reference-{engine}", rule="reference", n_chunks=n_chunks, seconds=seconds,
+               event_visits=visited, iterations=params.n_iterations, us_per_event_visit=seconds / max(visited, 1) * 1e6,
+               moved_fraction=sum(r["events_moved"] for r in h) / max(visited, 1))
+    if not visits:  # outcome of the whole attack, and the compiled engine's trips back to numpy
+        row.update(fooling_ratio=result.fooling_ratio, jsd_mean=h[-1]["jsd_mean"], relative_fn=h[-1]["relative_fn"],
+                   reference_relative_fn=h[-1]["reference_relative_fn"],
+                   cross_chunk_max_shift=h[-1]["cross_chunk_max_shift"],
+                   exact_jsd_calls=sum(r.get("exact_jsd_calls", 0) for r in h),
+                   fallback_visits=sum(r.get("fallback_visits", 0) for r in h))
+    return row
+
+
 def _deviation(row, reference, X, X_ref):
     row.update(dev_fooling_ratio=row["fooling_ratio"] - reference["fooling_ratio"],
                dev_jsd_mean=row["jsd_mean"] - reference["jsd_mean"],
@@ -122,8 +151,10 @@ def problem(case: str, n: int, seed: int = 0, iterations: int | None = None, dev
 
 
 def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20, seed: int = 0,
-        iterations: int | None = None, batches=(), emit=None, allow_simulator: bool = False):
+        iterations: int | None = None, batches=(), emit=None, allow_simulator: bool = False, chunks=(1, 4)):
     """The benchmark rows; ``emit(row)`` is called as each row is complete (the CLI prints them).
+    ``reference`` / ``reference-numpy`` in ``engines``: rows of the reference rule (compiled, the
+    whole attack; numpy emulation, ``naive_events`` visits) for each chunk count in ``chunks``.
     ``allow_simulator``: let ``device="cuda"`` run in numba's CUDA simulator (the tests' smoke run
     of this path on tiny sizes; its timings mean nothing)."""
     spec = CASES[case]
@@ -167,7 +198,16 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
     results = {}
     for r in rows:
         finish(r)
-    ordered = sorted((e for e in engines if e != "naive"), key=lambda e: e != "cpu")
+    for k in chunks if {"reference", "reference-numpy"} & set(engines) else ():
+        k = min(k, d)
+        if "reference" in engines:
+            _time_reference(model, X[:200], y[:200], replace(params, n_iterations=1), k, "cpu")  # compile
+            rows.append(_time_reference(model, X, y, params, k, "cpu"))
+            finish(rows[-1])
+        if "reference-numpy" in engines:
+            rows.append(_time_reference(model, X, y, params, k, "numpy", visits=naive_events))
+            finish(rows[-1])
+    ordered = sorted((e for e in engines if e not in ("naive", "reference", "reference-numpy")), key=lambda e: e != "cpu")
     runs = [(e, 0) for e in ordered] + [("cuda", b) for b in batches]
     for engine, batch in runs:
         tracemalloc.start()
@@ -200,7 +240,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=None,
                     help="events in the synthetic set (up to 1,000,000; default 50,000; disco: 1,000, 2,500, 10,000)")
     ap.add_argument("--engines", default="exact,naive",
-                    help="comma-separated: exact (= cpu), cpu, cuda, numpy, naive")
+                    help="comma-separated: exact (= cpu), cpu, cuda, numpy, naive; reference (the reference rule "
+                         "compiled), reference-numpy (its numpy emulation, timed on --naive-events visits)")
+    ap.add_argument("--chunks", default="1,4", help="comma-separated feature-chunk counts of the reference rows")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--naive-events", type=int, default=20, help="events the naive engine is timed on")
     ap.add_argument("--seed", type=int, default=0)
@@ -217,9 +259,15 @@ def main(argv=None) -> int:
 
         return run_cli(args)
     engines = [ENGINE_ALIASES.get(e, e) for e in args.engines.split(",") if e]
-    unknown = sorted(set(engines) - {"cpu", "cuda", "numpy", "naive"})
+    unknown = sorted(set(engines) - {"cpu", "cuda", "numpy", "naive", "reference", "reference-numpy"})
     if unknown:
-        ap.error(f"unknown engine(s) {unknown}; expected exact, cpu, cuda, numpy, naive")
+        ap.error(f"unknown engine(s) {unknown}; expected exact, cpu, cuda, numpy, naive, reference, reference-numpy")
+    try:
+        chunks = [int(k) for k in args.chunks.split(",") if k]
+    except ValueError:
+        ap.error(f"--chunks takes comma-separated integers, got {args.chunks!r}")
+    if any(k < 1 for k in chunks):
+        ap.error(f"--chunks must be >= 1, got {chunks}")
     try:
         batches = [int(b) for b in args.batch.split(",") if b]
     except ValueError:
@@ -227,6 +275,6 @@ def main(argv=None) -> int:
     if any(b < 2 for b in batches):
         ap.error(f"--batch sizes must be >= 2, got {batches}")
     run(args.case, args.n or 50_000, engines, args.device, args.naive_events, args.seed, args.iterations, batches,
-        emit=lambda row: print(json.dumps(row), flush=True))
+        emit=lambda row: print(json.dumps(row), flush=True), chunks=chunks)
     return 0
 

@@ -76,6 +76,7 @@ class WorkerState(NamedTuple):
     var: np.ndarray  # (c,) ddof 0
     std: np.ndarray  # (c,) sqrt(var + VARIANCE_FLOOR)
     istd: np.ndarray  # (c,) 1 / std
+    active: np.ndarray  # (c,) int64: the last visit's candidates from this index on are surely inadmissible
 
 
 class Rule(NamedTuple):
@@ -341,7 +342,7 @@ def _frobenius_squares(st, k, length, dn, isn, dev_old, inv_n1, expand, beyond):
         ra = cr / (1.0 / (isnk[j] * isk) + DENOMINATOR_FLOOR) - st.corr[k, k]
         out[j] -= ra * ra
     out[active:] = math.inf
-    return out
+    return out, active
 
 
 @njit(cache=True, nogil=True)
@@ -365,6 +366,7 @@ def _new_columns(st, k, e, newv, dn, isn):
 @njit(cache=True, nogil=True)
 def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand):
     """(status, chosen index) of feature k: DONE with the numpy emulation's choice, or what is needed."""
+    st.active[k] = lengths[k]
     n = st.S.shape[0]
     inv_n1 = 1.0 / (n - 1)
     a = bin_of(st.S[e, k], st.edges, k)
@@ -381,7 +383,7 @@ def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand):
     first = 1 if rule.use_no_change else 0
     # a sum of squares above this is surely inadmissible (1e-9: the pruned partial sums' rounding)
     beyond = (rule.max_frob / (1.0 - rule.fn_error)) ** 2 * (1.0 + 1e-9)
-    squares_of = _frobenius_squares(st, k, lengths[k], dn, isn, dev_old, inv_n1, expand, beyond)
+    squares_of, st.active[k] = _frobenius_squares(st, k, lengths[k], dn, isn, dev_old, inv_n1, expand, beyond)
     length = lengths[k]
     # the candidates that may be admissible: bin, Frobenius and cost intervals
     cand_bin = np.full(length, -1, np.int64)
@@ -538,7 +540,8 @@ def worker_state(w) -> WorkerState:
                      nw=n * (w.edges[:, 1] - w.edges[:, 0]), zbase=np.zeros(c), counts=np.zeros((c, nb), np.int64),
                      empty=np.zeros(c, np.int64), T=np.zeros((c, 3)), exact_jsd=np.zeros(c),
                      exact_ok=np.zeros(c, np.bool_), mean=mean, C=D.T @ D, cov=np.zeros((c, c)),
-                     corr=np.zeros((c, c)), var=np.zeros(c), std=np.zeros(c), istd=np.zeros(c))
+                     corr=np.zeros((c, c)), var=np.zeros(c), std=np.zeros(c), istd=np.zeros(c),
+                     active=np.zeros(c, np.int64))
     assert S.flags.c_contiguous and st.C.flags.c_contiguous
     _count(st)
     _derive(st)
@@ -564,8 +567,10 @@ def _run_worker(w, st, visit, p, rule, parallel, progress, counters, lock):
         elif status == NEED_FALLBACK:  # the visit in numpy, then its moves into the running state
             e = int(visits[pos])
             old = w.S[e].copy()
+            # numpy scores only the candidates before the first surely inadmissible index of every feature
+            width = max(1, int(st.active.max()))
             w.best[pos], w.change[pos] = visit_event(w.S, e, w.signs[pos], w.lo, w.hi, w.edges, w.reference_p, p,
-                                                     w.draws[pos])
+                                                     w.draws[pos], width)
             absorb_move(st, e, old)
             fallbacks += 1
             progress(1)
