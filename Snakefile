@@ -67,6 +67,7 @@ include: "workflow/rules/detector.smk"
 include: "workflow/rules/defences.smk"
 include: "workflow/rules/disco.smk"
 include: "workflow/rules/adversarial_training.smk"
+include: "workflow/rules/scaling.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -74,6 +75,12 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+# `snakemake scaling --cores all --configfile <config>`: only the size-scaling study (docs/studies.md)
+rule scaling:
+    input:
+        lambda wildcards: scaling_targets(),
 
 
 # HTCondor takes a job's memory only from htcondor_request_mem_mb (the executor plugin ignores

@@ -133,9 +133,31 @@ def write_toy_study(folder: Path, layout: str = "clustered", events_per_file: in
     return out
 
 
-if __name__ == "__main__":  # python tests/helpers/jet_toys.py [folder]: the files resources/configs/ttww_toy.yaml reads
-    import sys
+def write_large_toy(folder: Path, jets: int, layout: str = "jagged", files: int = 10) -> dict[str, list[Path]]:
+    """A large toy of the two classes, ``jets`` events per class: tt (top-like) and ww (W-like),
+    ``files`` files each, no single-constituent jets, no real-data sample; the paper-like size the
+    size-scaling study reads (resources/configs/scaling_ttww.yaml: 60,000 per class, jagged)."""
+    per_file = [len(part) for part in np.array_split(np.arange(jets), files)]
+    out = {}
+    for s, (name, kinds) in enumerate({"tt": ["top"], "ww": ["w"]}.items()):
+        out[name] = [write_events(Path(folder) / name / f"{name}{k}.root",
+                                  toy_events(n, kinds, seed=5000 + 100 * s + k), layout, seed=k)
+                     for k, n in enumerate(per_file)]
+    return out
 
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "resources/data/ttww-toy")
-    for name, paths in write_toy_study(target).items():
+
+if __name__ == "__main__":
+    # python tests/helpers/jet_toys.py [folder]: the files resources/configs/ttww_toy.yaml reads;
+    # python tests/helpers/jet_toys.py folder --jets N [--layout L]: write_large_toy (scaling_ttww.yaml)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Toy TT vs WW jets as ROOT files")
+    parser.add_argument("folder", nargs="?", default="resources/data/ttww-toy")
+    parser.add_argument("--jets", type=int, default=None, help="jets per class: the large two-class toy")
+    parser.add_argument("--layout", default="jagged", choices=["clustered", "indexed", "jagged"],
+                        help="the large toy's layout (default jagged)")
+    args = parser.parse_args()
+    written = (write_toy_study(Path(args.folder)) if args.jets is None
+               else write_large_toy(Path(args.folder), args.jets, args.layout))
+    for name, paths in written.items():
         print(name, [str(p) for p in paths])

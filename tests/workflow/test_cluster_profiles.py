@@ -38,7 +38,7 @@ def profile(name: str) -> dict:
 # Rule scripts that run an attack: their rules ask for a GPU when the attack's engine is cuda (the
 # DisCo attack, attack.py with use_disco, runs on numpy only; the rule comparison's reference-rule
 # attack, attack.py with rule: reference, on the engine auto picks for that rule, never cuda).
-ATTACK_SCRIPTS = {"attack", "restricted_attack", "adversarial_training_attack"}
+ATTACK_SCRIPTS = {"attack", "restricted_attack", "adversarial_training_attack", "scaling_attack"}
 NUMPY_ONLY_RULES = {"disco_attack", "reference_attack"}
 # The others: training (no device code), downloads, data preparation, evaluation, tables, figures.
 CPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversarial_training_retrain",
@@ -47,7 +47,8 @@ CPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversa
                "restricted_metrics", "evaluate_detectors", "augmentation_metrics", "adversarial_training_evaluate",
                "adversarial_training_metrics", "disco_metrics", "verdict", "summary", "plot_point_clouds",
                "plot_attack_run", "plot_runs", "plot_restricted", "plot_detector", "plot_detector_point_clouds",
-               "plot_augmentation", "plot_adversarial_training", "plot_disco", "record_config", "rule_comparison",
+               "plot_augmentation", "plot_adversarial_training", "plot_disco", "record_config",
+               "scaling_standin_data", "scaling_data", "scaling_table", "plot_scaling", "rule_comparison",
                "plot_rule_comparison"}
 
 

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: paths, per-dataset config, seeds, library dependencies and
 # resources.
 # (The Snakefile puts the library of this checkout on sys.path and PYTHONPATH: LIB.)
+import json
 import math
 import os
 from pathlib import Path
@@ -16,6 +17,9 @@ from conservattack.pipeline.configschema import comparison_runs  # noqa: E402
 from conservattack.data.ttww import config_key as ttww_config_key  # noqa: E402
 from conservattack.data.ttww import local_inputs as ttww_local_inputs  # noqa: E402
 from conservattack.data.ttww import sample_config as ttww_sample_config  # noqa: E402
+from conservattack.studies.scaling import check_sizes as check_scaling_sizes  # noqa: E402
+from conservattack.studies.scaling import rule_configs as scaling_rule_configs  # noqa: E402
+from conservattack.studies.scaling import size_tokens as scaling_size_tokens  # noqa: E402
 
 SCRIPTS = Path(workflow.basedir) / "scripts"
 DATASETS = config["datasets"]
@@ -324,6 +328,8 @@ def all_outputs():
         out += expand(
             f"results/{d}/figures/{{fig}}.{{ext}}", fig=figures(d), ext=["png", "pdf"]
         )
+        if scaling_enabled(d):  # workflow/rules/scaling.smk
+            out += scaling_outputs(d)
     return out
 
 
@@ -395,3 +401,106 @@ def declared_units(wildcards):
 def report_numbers(wildcards):
     """Our numbers beside the paper's, read when a caption is rendered (conservattack.pipeline.report)."""
     return ReportNumbers(wildcards.dataset)
+
+
+# Size scaling (workflow/rules/scaling.smk, docs/method.md section 8.6).
+STANDIN_FOLDER = "scaling_stand-in"
+
+
+def scaling_enabled(dataset):
+    return config[dataset].get("scaling", {}).get("enabled", False)
+
+
+def scaling_block(wildcards):
+    return ds(wildcards)["scaling"]
+
+
+def scaling_standin(dataset):
+    return config[dataset]["scaling"]["data"] == "stand-in"
+
+
+def scaling_folder(dataset):
+    """The study's folder under results/<dataset>/: scaling, or scaling_stand-in for the stand-in."""
+    return STANDIN_FOLDER if scaling_standin(dataset) else "scaling"
+
+
+def scaling_attack_block(wildcards):
+    """The attack at every size (the study sets the rule and n_chunks), scaling.attack, else the
+    dataset's attack block."""
+    return scaling_block(wildcards)["attack"] or ds(wildcards)["attack"]
+
+
+def scaling_configs(dataset):
+    c = config[dataset]["scaling"]
+    return [r.name for r in scaling_rule_configs(c["rules"], c["n_chunks"])]
+
+
+def scaling_sizes(dataset):
+    return scaling_size_tokens(config[dataset]["scaling"]["sizes"])
+
+
+def scaling_source(wildcards, name):
+    """The attacked set's origin: the stand-in's split, scaler and model, or the dataset's test
+    split, scaler and the model of run scaling.run."""
+    d, folder = wildcards.dataset, wildcards.folder
+    if folder != scaling_folder(d):
+        raise ValueError(
+            f"results/{d}/{folder}/: the configuration's scaling study of {d} writes to "
+            f"results/{d}/{scaling_folder(d)}/ (scaling.data: {config[d]['scaling']['data']})"
+        )
+    if folder == STANDIN_FOLDER:
+        return {
+            "test": f"results/{d}/{folder}/data/test.parquet",
+            "scaler": f"results/{d}/{folder}/data/scaler.json",
+            "model": f"results/{d}/{folder}/model.pt",
+            "standin": f"results/{d}/{folder}/data/data.json",
+        }.get(name, [])
+    return {
+        "test": f"results/{d}/data/test.parquet",
+        "scaler": f"results/{d}/data/scaler.json",
+        "model": f"results/{d}/runs/run{config[d]['scaling']['run']}/model.pt",
+    }.get(name, [])
+
+
+def scaling_outputs(dataset):
+    """The study's table and figure (the attacks are their inputs)."""
+    folder = scaling_folder(dataset)
+    return [
+        f"results/{dataset}/{folder}/{folder}.csv",
+        f"results/{dataset}/{folder}/figures/{folder}.png",
+        f"results/{dataset}/{folder}/figures/{folder}.pdf",
+    ]
+
+
+def scaling_targets():
+    """The outputs of the target `scaling`: the study of every dataset that enables it."""
+    enabled = [d for d in DATASETS if scaling_enabled(d)]
+    if not enabled:
+        raise ValueError(
+            f"target scaling: no dataset of {DATASETS} sets scaling.enabled: true "
+            "(e.g. --configfile resources/configs/scaling_higgs.yaml)"
+        )
+    return [f for d in enabled for f in scaling_outputs(d)]
+
+
+def scaling_checked_sizes(wildcards):
+    """No input; once the attacked set exists, the configured sizes are checked against it here,
+    while the DAG is built, so that a size changed later stops before any job, naming the key
+    (the first time, rule scaling_data checks them)."""
+    meta = Path(f"results/{wildcards.dataset}/{wildcards.folder}/attacked.json")
+    if meta.is_file():
+        n = json.loads(meta.read_text())["n_attacked"]
+        check_scaling_sizes(
+            scaling_block(wildcards)["sizes"],
+            f"{wildcards.dataset}.scaling.sizes",
+            n,
+            what=f"the attacked set ({n} events, {meta})",
+        )
+    return []
+
+
+def scaling_gpus(wildcards):
+    """One GPU for an attack job exactly when it runs the exact rule on engine cuda (the
+    reference rule runs on the CPU, see scripts/scaling_attack.py)."""
+    cuda = scaling_attack_block(wildcards).get("engine") == "cuda"
+    return 1 if cuda and wildcards.config == "exact" else 0

@@ -292,6 +292,7 @@ def checked_config(config: dict, schema_path) -> dict:
     check_attack_modes(config)
     check_attack_rules(config)
     check_rule_comparison(config)
+    check_scaling(config)
     return without_later_defaults(config)
 
 
@@ -403,3 +404,55 @@ def without_later_defaults(config: dict) -> dict:
                 if params.get(name, BY_NAME[name].default) == BY_NAME[name].default:
                     params.pop(name, None)
     return out
+
+
+def _scaling_available(dataset: str, block: dict) -> tuple[int | None, str]:
+    """An upper bound on the size-scaling study's attacked set that the configuration alone gives
+    (the test split's events: the Donut's generated ones, the stand-in's), and what it is."""
+    from ..data.standin import allocate
+
+    test = block["split"][2]
+    if block["scaling"]["data"] == "stand-in":
+        n = int(allocate(block["scaling"]["stand_in"]["events"], block["split"])[2])
+        return n, f"the stand-in's test split ({n} events, of which the attacked set is the targeted part)"
+    if dataset == "donut":
+        g = block["generate"]
+        n = int(round((g["n_signal"] + g["n_background"]) * test))
+        return n, f"the Donut's test split ({n} events, of which the attacked set is the targeted part)"
+    return None, ""
+
+
+def check_scaling(config: dict) -> None:
+    """The size-scaling study (``<dataset>.scaling``, docs/method.md section 8.6) of every dataset
+    that runs it: at least 5 sizes, strictly increasing, not above what the configuration says the
+    test split holds (the attacked set's exact size is checked again once the model has chosen
+    it); chunk counts within the features; the stand-in only for higgs; a run that exists; no rule
+    in its own attack block (the study sets it). A ValueError names the key."""
+    from ..attacks.params import BY_NAME
+    from ..studies.scaling import size_errors
+
+    for dataset in config.get("datasets", []):
+        block = config.get(dataset) or {}
+        scaling = block.get("scaling")
+        if not scaling or not scaling.get("enabled"):
+            continue
+        key = f"{dataset}.scaling"
+        if scaling["data"] == "stand-in" and dataset != "higgs":
+            raise ValueError(f"config {key}.data: the stand-in exists for higgs only; use data: dataset")
+        available, what = _scaling_available(dataset, block)
+        errors = size_errors(scaling["sizes"], f"{key}.sizes", available, what)
+        if errors:
+            raise ValueError("\n".join(errors))
+        d = feature_count(config, dataset)
+        if "reference" in scaling["rules"] and d:
+            over = [c for c in scaling["n_chunks"] if c > d]
+            if over:
+                raise ValueError(f"config {key}.n_chunks: {over[0]} chunks for {d} features; at most {d}")
+        if scaling["data"] == "dataset" and scaling["run"] >= block["runs"]:
+            raise ValueError(f"config {key}.run: run {scaling['run']} does not exist; {dataset}.runs is "
+                             f"{block['runs']} (runs 0 to {block['runs'] - 1})")
+        params = (scaling["attack"] or {}).get("params") or {}
+        for name in ("rule", "n_chunks"):
+            if params.get(name, BY_NAME[name].default) != BY_NAME[name].default:
+                raise ValueError(f"config {key}.attack.params.{name}: set by the study ({key}.rules and "
+                                 f"{key}.n_chunks); leave it out")

@@ -102,6 +102,21 @@ class ReportNumbers:
             lines.append(f"- {by} {key} (mean over {len(part)} runs): {values}")
         return "\n".join(lines) + "\n"
 
+    def scaling(self, folder: str) -> str:
+        """An RST table of the size-scaling study (``<folder>/<folder>.csv``, docs/method.md
+        section 8.6): per rule configuration and size, the fooling ratio, mean and largest JSD,
+        relative FN and the attack's seconds."""
+        relpath = f"{folder}/{folder}.csv"
+        path = self._path(relpath)
+        if not path.is_file():
+            return f"- {relpath}: not computed by this configuration\n"
+        df = pd.read_csv(path)
+        rows = [["configuration", "attacked events", "fooling ratio", "mean JSD", "max JSD", "relative FN", "seconds"]]
+        for r in df.itertuples():
+            rows.append([r.config, str(int(r.size)), _fmt(r.fooling_ratio), _fmt(r.jsd_mean), _fmt(r.jsd_max),
+                         _fmt(r.relative_fn), f"{r.seconds:.3g}"])
+        return rst_table(rows)
+
     def parameters(self, *blocks, labels=None) -> str:
         """An RST table of attack blocks (``target``, ``engine``, ``params``: a config block):
         parameter, one value column per block (headed by ``labels``), meaning."""
