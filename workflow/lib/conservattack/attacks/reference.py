@@ -243,24 +243,21 @@ def choose(jsd, fn, in_list, alpha: float, beta: float, max_jsd: float, max_frob
     return best, admissible, cost
 
 
-def visit_event(S, e: int, directions, lo, hi, edges, reference_p, p, draws, width=None):
+def visit_event(S, e: int, directions, lo, hi, edges, reference_p, p, draws):
     """One worker's visit of event ``e``: choose the chunk features' moves against the worker's
     columns ``S`` (n x c, the set's dtype) and apply them in place; returns the chosen candidate
     indices and deltas. ``reference_p``: ``normalised_reference`` of the chunk; ``p``: AttackParams;
-    ``draws``: this visit's uniforms (``visit_draws``). ``width``: score only candidates 0..width-1
-    (the compiled engine's fallback, when it knows every later one inadmissible; a candidate's
-    values do not depend on how many are scored)."""
+    ``draws``: this visit's uniforms (``visit_draws``)."""
     v = S[e]
     deltas, in_list = candidate_deltas(v, directions, lo, hi, p, draws)
     if deltas.shape[1] == 0:  # no feature of the chunk has a candidate
         return np.zeros(len(v), dtype=np.int64), np.zeros(len(v), dtype=np.float32)
-    scored = slice(0, width)
-    new_values = np.clip(v[:, None] + deltas[:, scored], lo[:, None], hi[:, None])
+    new_values = np.clip(v[:, None] + deltas, lo[:, None], hi[:, None])
     old_values = np.broadcast_to(v[:, None], new_values.shape)
     jsd = candidate_jsd(reference_p, S, edges, new_values, old_values)
     fn = candidate_frobenius(S, e, new_values)
-    best, _, _ = choose(jsd, fn, in_list[:, scored], p.alpha, p.beta, p.max_jsd_single_change,
-                        p.max_frob_single_change, p.use_no_change)
+    best, _, _ = choose(jsd, fn, in_list, p.alpha, p.beta, p.max_jsd_single_change, p.max_frob_single_change,
+                        p.use_no_change)
     change = deltas[np.arange(len(best)), best]
     S[e] = np.clip(S[e] + change, lo, hi)
     return best, change

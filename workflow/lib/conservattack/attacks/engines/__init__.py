@@ -11,6 +11,10 @@
 - ``auto``: ``cpu``, also on a GPU machine: measured on an H100, the exact GPU mode is slower than
   the compiled CPU loop (docs/performance.md). ``optimize_already_fooled`` always runs on numpy.
 
+The authors' rule (``rule: reference``, ``attacks.reference``) has its own pair: the numpy
+emulation and ``engines.reference_cpu``, compiled, the same decisions (``cpu``; ``auto`` for a
+float64 set).
+
 This module imports nothing heavy: the engines are imported when an attack runs on them.
 """
 

@@ -23,12 +23,16 @@ visit goes back to Python, for one of two things:
 - ``NEED_EXACT_JSD``: a feature's histogram equals the reference up to rounding (at the start,
   until an event leaves its bin), so its divergence is noise; numpy's JSD of the chunk's current
   histograms (``reference.jsd_of_counts``, O(c bins)) is cached per feature until its counts change;
-- ``NEED_FALLBACK``: anything else (a JSD or Frobenius value at its limit, a near tie): the whole
-  visit runs in numpy (``reference.visit_event``) and the running statistics take its moves.
+- ``NEED_FALLBACK``: anything else (a JSD or Frobenius value at its limit, a near tie): numpy
+  scores the open features' contenders (``reference.candidate_jsd`` and ``candidate_frobenius``
+  on those candidate indices only) and picks among them as ``reference.choose`` does; the other
+  features keep their compiled choices, and the running statistics take the visit's moves.
 
 Every iteration record counts both (``exact_jsd_calls``, ``fallback_visits``). Workers (feature
-chunks) run in threads, one compiled loop each; a single worker spreads its features over the
-threads instead.
+chunks) run in threads, one compiled loop each. A single worker runs on one core: spreading its
+features over threads (numba's prange) needs two thread synchronisations per visit, measured
+1.2 times faster on a busy 2-core machine with passive waiting, and 10 to 20 times slower with
+OpenMP's default spinning; a serial loop is never the trap.
 """
 
 from __future__ import annotations
@@ -39,10 +43,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, njit
 
-from ..reference import (DENOMINATOR_FLOOR, DENSITY_FLOOR, EDGE_MARGIN, VARIANCE_FLOOR, jsd_of_counts,
-                         visit_event)
+from ..reference import (DENOMINATOR_FLOOR, DENSITY_FLOOR, EDGE_MARGIN, VARIANCE_FLOOR, candidate_frobenius,
+                         candidate_jsd, jsd_of_counts)
 
 # Bounds on our values' distance to numpy's, about 20 times the largest distance measured (at n = 50,000
 # after 20,000 running updates: 5.6e-17 on divergences up to 3e-4, 5.7e-10 relative on Frobenius values)
@@ -76,7 +80,6 @@ class WorkerState(NamedTuple):
     var: np.ndarray  # (c,) ddof 0
     std: np.ndarray  # (c,) sqrt(var + VARIANCE_FLOOR)
     istd: np.ndarray  # (c,) 1 / std
-    active: np.ndarray  # (c,) int64: the last visit's candidates from this index on are surely inadmissible
 
 
 class Rule(NamedTuple):
@@ -342,7 +345,7 @@ def _frobenius_squares(st, k, length, dn, isn, dev_old, inv_n1, expand, beyond):
         ra = cr / (1.0 / (isnk[j] * isk) + DENOMINATOR_FLOOR) - st.corr[k, k]
         out[j] -= ra * ra
     out[active:] = math.inf
-    return out, active
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -353,20 +356,22 @@ def _new_columns(st, k, e, newv, dn, isn):
     x, mu = st.S[e, k], st.mean[k]
     dev2 = (x - mu) ** 2
     largest = 0.0
+    inv_n, inv_n1 = 1.0 / n, 1.0 / (n - 1)  # approximate values: a product's extra rounding is harmless
     for j in range(newv.shape[1]):
         nv = newv[k, j]
-        mean_new = mu + (nv - x) / n
+        mean_new = mu + (nv - x) * inv_n
         dn[k, j] = nv - mean_new
-        var_new = st.var[k] + ((nv - mean_new) ** 2 - dev2) / (n - 1)
+        var_new = st.var[k] + ((nv - mean_new) ** 2 - dev2) * inv_n1
         isn[k, j] = 1.0 / math.sqrt(var_new + VARIANCE_FLOOR)
         largest = max(largest, isn[k, j])
     return largest
 
 
 @njit(cache=True, nogil=True)
-def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand):
-    """(status, chosen index) of feature k: DONE with the numpy emulation's choice, or what is needed."""
-    st.active[k] = lengths[k]
+def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend):
+    """(status, chosen index) of feature k: DONE with the numpy emulation's choice, or what is needed;
+    with NEED_FALLBACK, ``contend`` marks the candidates that may be numpy's choice (all others are
+    surely inadmissible or surely costlier than one surely admissible)."""
     n = st.S.shape[0]
     inv_n1 = 1.0 / (n - 1)
     a = bin_of(st.S[e, k], st.edges, k)
@@ -383,7 +388,7 @@ def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand):
     first = 1 if rule.use_no_change else 0
     # a sum of squares above this is surely inadmissible (1e-9: the pruned partial sums' rounding)
     beyond = (rule.max_frob / (1.0 - rule.fn_error)) ** 2 * (1.0 + 1e-9)
-    squares_of, st.active[k] = _frobenius_squares(st, k, lengths[k], dn, isn, dev_old, inv_n1, expand, beyond)
+    squares_of = _frobenius_squares(st, k, lengths[k], dn, isn, dev_old, inv_n1, expand, beyond)
     length = lengths[k]
     # the candidates that may be admissible: bin, Frobenius and cost intervals
     cand_bin = np.full(length, -1, np.int64)
@@ -435,9 +440,11 @@ def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand):
         if not unsure and cost_high < winner_high:
             winner, winner_high = j, cost_high
         cand_bin[j], fn_lows[j], fn_highs[j], cost_lows[j] = b, fn_low, fn_high, cost_low
+    for j in range(length):
+        contend[j] = cand_bin[j] >= 0 and (winner < 0 or cost_lows[j] <= winner_high)
     if winner < 0:
         for j in range(length):
-            if cand_bin[j] >= 0:
+            if contend[j]:
                 return NEED_FALLBACK, 0
         return DONE, 0  # nothing can be admissible: the fallback, index 0
     # the winner must cost surely less than every other candidate that may be admissible; in its
@@ -481,7 +488,7 @@ def _apply(st, e, v, deltas, status, chosen, best_row, change_row):
 
 
 @njit(cache=True, nogil=True)
-def _visit_serial(st, e, signs, draws, rule, best_row, change_row):
+def _visit(st, e, signs, draws, rule, best_row, change_row):
     n, c = st.S.shape
     v, deltas, lengths, newv = _prepare(st, e, signs, draws, rule)
     dn, isn = np.empty((c, deltas.shape[1])), np.empty((c, deltas.shape[1]))
@@ -490,35 +497,36 @@ def _visit_serial(st, e, signs, draws, rule, best_row, change_row):
     for k in range(c):
         largest[k] = _new_columns(st, k, e, newv, dn, isn)
     expand = DENOMINATOR_FLOOR * largest.max() * st.istd.max() <= TAYLOR_LIMIT
+    contend = np.empty((c, deltas.shape[1]), np.bool_)
     for k in range(c):
-        status[k], chosen[k] = _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand)
-    return _apply(st, e, v, deltas, status, chosen, best_row, change_row)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _visit_parallel(st, e, signs, draws, rule, best_row, change_row):
-    n, c = st.S.shape
-    v, deltas, lengths, newv = _prepare(st, e, signs, draws, rule)
-    dn, isn = np.empty((c, deltas.shape[1])), np.empty((c, deltas.shape[1]))
-    dev_old = v - st.mean
-    status, chosen, largest = np.zeros(c, np.int64), np.zeros(c, np.int64), np.zeros(c)
-    for k in prange(c):
-        largest[k] = _new_columns(st, k, e, newv, dn, isn)
-    expand = DENOMINATOR_FLOOR * largest.max() * st.istd.max() <= TAYLOR_LIMIT
-    for k in prange(c):
-        status[k], chosen[k] = _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand)
+        status[k], chosen[k] = _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend[k])
     return _apply(st, e, v, deltas, status, chosen, best_row, change_row)
 
 
 @njit(cache=True, nogil=True)
-def visit_range(st, visits, signs, draws, rule, best, change, start, stop, parallel):
+def fallback_plan(st, e, signs, draws, rule):
+    """A visit's compiled choices as far as they go: (status, chosen, contenders, deltas) per chunk
+    feature, nothing applied (the driver settles the NEED_FALLBACK features with numpy)."""
+    n, c = st.S.shape
+    v, deltas, lengths, newv = _prepare(st, e, signs, draws, rule)
+    dn, isn = np.empty((c, deltas.shape[1])), np.empty((c, deltas.shape[1]))
+    dev_old = v - st.mean
+    status, chosen, largest = np.zeros(c, np.int64), np.zeros(c, np.int64), np.zeros(c)
+    for k in range(c):
+        largest[k] = _new_columns(st, k, e, newv, dn, isn)
+    expand = DENOMINATOR_FLOOR * largest.max() * st.istd.max() <= TAYLOR_LIMIT
+    contend = np.zeros((c, deltas.shape[1]), np.bool_)
+    for k in range(c):
+        status[k], chosen[k] = _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend[k])
+    return status, chosen, contend, deltas
+
+
+@njit(cache=True, nogil=True)
+def visit_range(st, visits, signs, draws, rule, best, change, start, stop):
     """Visit ``visits[start:stop]`` in order; (status, position) of the first visit that needs
     Python (nothing of it applied), or (DONE, stop)."""
     for pos in range(start, stop):
-        if parallel:
-            status = _visit_parallel(st, visits[pos], signs[pos], draws[pos], rule, best[pos], change[pos])
-        else:
-            status = _visit_serial(st, visits[pos], signs[pos], draws[pos], rule, best[pos], change[pos])
+        status = _visit(st, visits[pos], signs[pos], draws[pos], rule, best[pos], change[pos])
         if status != DONE:
             return status, pos
     return DONE, stop
@@ -540,15 +548,47 @@ def worker_state(w) -> WorkerState:
                      nw=n * (w.edges[:, 1] - w.edges[:, 0]), zbase=np.zeros(c), counts=np.zeros((c, nb), np.int64),
                      empty=np.zeros(c, np.int64), T=np.zeros((c, 3)), exact_jsd=np.zeros(c),
                      exact_ok=np.zeros(c, np.bool_), mean=mean, C=D.T @ D, cov=np.zeros((c, c)),
-                     corr=np.zeros((c, c)), var=np.zeros(c), std=np.zeros(c), istd=np.zeros(c),
-                     active=np.zeros(c, np.int64))
+                     corr=np.zeros((c, c)), var=np.zeros(c), std=np.zeros(c), istd=np.zeros(c))
     assert S.flags.c_contiguous and st.C.flags.c_contiguous
     _count(st)
     _derive(st)
     return st
 
 
-def _run_worker(w, st, visit, p, rule, parallel, progress, counters, lock):
+def _exact_current_jsd(w, st):
+    """numpy's JSD of the current histograms, for every chunk feature, into the cache."""
+    counts = st.counts.astype(np.int32)[:, None, :]
+    st.exact_jsd[:] = jsd_of_counts(w.reference_p, counts, st.S.shape[0], w.edges)[:, 0]
+    st.exact_ok[:] = True
+
+
+def _settle_with_numpy(w, st, e, pos, signs, p, rule):
+    """A visit whose choice for some features the bounds leave open: numpy scores those features'
+    contenders (the candidates of those indices, every chunk feature at its own; a candidate's
+    values do not depend on which others are scored), picks as ``reference.choose`` does among
+    them, the other features keep their compiled choices; the moves are applied and absorbed."""
+    status, chosen, contend, deltas = fallback_plan(st, e, signs, w.draws[pos], rule)
+    if (status == NEED_EXACT_JSD).any():
+        _exact_current_jsd(w, st)
+        status, chosen, contend, deltas = fallback_plan(st, e, signs, w.draws[pos], rule)
+    v = w.S[e].copy()
+    open_ = np.flatnonzero(status == NEED_FALLBACK)
+    columns = np.flatnonzero(contend[open_].any(axis=0))
+    new_values = np.clip(v[:, None] + deltas[:, columns], w.lo[:, None], w.hi[:, None])
+    jsd = candidate_jsd(w.reference_p, w.S, w.edges, new_values, np.broadcast_to(v[:, None], new_values.shape))
+    fn = candidate_frobenius(w.S, e, new_values)
+    admissible = (jsd <= p.max_jsd_single_change) & (fn <= p.max_frob_single_change)
+    cost = p.alpha * jsd + p.beta * fn
+    for k in open_:
+        options = np.flatnonzero(admissible[k] & contend[k, columns])  # in index order
+        chosen[k] = columns[options[np.argmin(cost[k, options])]] if options.size else 0
+    change = deltas[np.arange(len(v)), chosen] if deltas.shape[1] else np.zeros(len(v), np.float32)
+    w.best[pos], w.change[pos] = chosen, change
+    w.S[e] = np.clip(w.S[e] + change, w.lo, w.hi)
+    absorb_move(st, e, v)
+
+
+def _run_worker(w, st, visit, p, rule, progress, counters, lock):
     m = visit.size
     visits = visit.astype(np.int64)
     signs = np.ascontiguousarray(w.signs, np.int64) if m else np.zeros((0, w.S.shape[1]), np.int64)
@@ -556,22 +596,14 @@ def _run_worker(w, st, visit, p, rule, parallel, progress, counters, lock):
     pos = 0
     while pos < m:
         stop = min(pos + SEGMENT, m)
-        status, at = visit_range(st, visits, signs, w.draws, rule, w.best, w.change, pos, stop, parallel)
+        status, at = visit_range(st, visits, signs, w.draws, rule, w.best, w.change, pos, stop)
         progress(at - pos)
         pos = at
-        if status == NEED_EXACT_JSD:  # numpy's JSD of the current histograms, every chunk feature
-            counts = st.counts.astype(np.int32)[:, None, :]
-            st.exact_jsd[:] = jsd_of_counts(w.reference_p, counts, st.S.shape[0], w.edges)[:, 0]
-            st.exact_ok[:] = True
+        if status == NEED_EXACT_JSD:
+            _exact_current_jsd(w, st)
             exact_calls += 1
-        elif status == NEED_FALLBACK:  # the visit in numpy, then its moves into the running state
-            e = int(visits[pos])
-            old = w.S[e].copy()
-            # numpy scores only the candidates before the first surely inadmissible index of every feature
-            width = max(1, int(st.active.max()))
-            w.best[pos], w.change[pos] = visit_event(w.S, e, w.signs[pos], w.lo, w.hi, w.edges, w.reference_p, p,
-                                                     w.draws[pos], width)
-            absorb_move(st, e, old)
+        elif status == NEED_FALLBACK:
+            _settle_with_numpy(w, st, int(visits[pos]), pos, signs[pos], p, rule)
             fallbacks += 1
             progress(1)
             pos += 1
@@ -581,9 +613,8 @@ def _run_worker(w, st, visit, p, rule, parallel, progress, counters, lock):
 
 
 def run_workers(workers, visit, p, progress) -> dict:
-    """Run an iteration's workers (``reference.Worker``) on the visits ``visit``: threads over the
-    workers, or one worker's features over the threads. Returns the counts of exact-JSD calls and
-    numpy fallbacks."""
+    """Run an iteration's workers (``reference.Worker``) on the visits ``visit``, in threads (as many
+    as numba's), one compiled loop each. Returns the counts of exact-JSD calls and numpy fallbacks."""
     rule = rule_of(p)
     counters = {"exact_jsd_calls": 0, "fallback_visits": 0}
     lock = threading.Lock()
@@ -591,10 +622,10 @@ def run_workers(workers, visit, p, progress) -> dict:
     threads = min(len(workers), get_num_threads())
     if threads <= 1:
         for w, st in zip(workers, states):
-            _run_worker(w, st, visit, p, rule, len(workers) == 1, progress, counters, lock)
+            _run_worker(w, st, visit, p, rule, progress, counters, lock)
         return counters
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        jobs = [pool.submit(_run_worker, w, st, visit, p, rule, False, progress, counters, lock)
+        jobs = [pool.submit(_run_worker, w, st, visit, p, rule, progress, counters, lock)
                 for w, st in zip(workers, states)]
         for job in jobs:
             job.result()
