@@ -59,3 +59,18 @@ def test_benchmark_disco_rows(capsys):
         assert {"engine", "device", "case", "n", "d", "K", "event_visits", "seconds", "us_per_event_visit",
                 "peak_mem_mb", "ratio"} <= set(r)
         assert r["case"] == "disco" and r["n"] == 300 and r["d"] == 30 and r["ratio"] > 0
+
+
+def test_benchmark_reference_rule_rows(capsys):
+    # a row per chunk count and engine, with the outcome and the compiled engine's trips to numpy
+    assert bench_main(["--case", "donut", "--n", "300", "--engines", "reference,reference-numpy", "--chunks", "1,3",
+                       "--iterations", "1", "--naive-events", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [(r["engine"], r["n_chunks"]) for r in rows] == [("reference-cpu", 1), ("reference-numpy", 1),
+                                                            ("reference-cpu", 2), ("reference-numpy", 2)]
+    for r in rows:
+        assert r["rule"] == "reference" and r["us_per_event_visit"] > 0 and r["n"] == 300
+    compiled = rows[0]
+    assert compiled["event_visits"] > 0 and {"fooling_ratio", "relative_fn", "fallback_visits",
+                                              "exact_jsd_calls", "cross_chunk_max_shift"} <= set(compiled)
+    assert rows[1]["event_visits"] == 2
