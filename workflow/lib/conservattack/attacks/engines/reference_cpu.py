@@ -47,6 +47,7 @@ from numba import get_num_threads, njit
 
 from ..reference import (DENOMINATOR_FLOOR, DENSITY_FLOOR, EDGE_MARGIN, VARIANCE_FLOOR, candidate_frobenius,
                          candidate_jsd, jsd_of_counts)
+from . import structs
 
 # Bounds on our values' distance to numpy's, about 20 times the largest distance measured (at n = 50,000
 # after 20,000 running updates: 5.6e-17 on divergences up to 3e-4, 5.7e-10 relative on Frobenius values)
@@ -83,12 +84,7 @@ class WorkerState(NamedTuple):
 
 
 class Rule(NamedTuple):
-    alpha: float
-    beta: float
-    max_jsd: float
-    max_frob: float
-    use_no_change: bool
-    random_mode: bool
+    base: structs.Rule  # cost weights, limits, use_no_change, random mode: as the exact rule's kernels take them
     num_candidates: int
     min_change: float
     step: float
@@ -101,9 +97,8 @@ class Rule(NamedTuple):
 def rule_of(p, js_error: float = JS_ERROR, fn_error: float = FN_ERROR) -> Rule:
     """The rule's scalars from AttackParams, with the error bounds the decisions allow for (larger
     ones send more visits back to numpy; the tests use that to run every path)."""
-    return Rule(float(p.alpha), float(p.beta), float(p.max_jsd_single_change), float(p.max_frob_single_change),
-                bool(p.use_no_change), p.num_candidates is not None, int(p.num_candidates or 0), float(p.min_change),
-                float(p.step), bool(p.randomize_step), float(p.random_step_frac), float(js_error), float(fn_error))
+    return Rule(structs.rule(p), int(p.num_candidates or 0), float(p.min_change), float(p.step),
+                bool(p.randomize_step), float(p.random_step_frac), float(js_error), float(fn_error))
 
 
 # ---------------------------------------------------------------- histograms
@@ -277,12 +272,12 @@ def _candidates(v, signs, lo, hi, draws, rule):
     c = v.shape[0]
     lists = []
     for k in range(c):
-        if rule.random_mode:
+        if rule.base.random_mode:
             moves = (rule.min_change + (hi[k] - v[k] - rule.min_change) * draws[k]) * signs[k]
         else:
             moves = _grid_moves(v[k], signs[k], lo[k], hi[k], draws[k], rule)
         lists.append(moves)
-    first = 1 if rule.use_no_change else 0
+    first = 1 if rule.base.use_no_change else 0
     lengths = np.empty(c, dtype=np.int64)
     width = 0
     for k in range(c):
@@ -385,9 +380,9 @@ def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend):
         if E + L - 1 >= 0:
             Z = st.zbase[k] + (E + L - 1) * DENSITY_FLOOR
             leave[L] = _term(Qa - 1, pa, nw, Z) - _term(Qa, pa, nw, Z)
-    first = 1 if rule.use_no_change else 0
+    first = 1 if rule.base.use_no_change else 0
     # a sum of squares above this is surely inadmissible (1e-9: the pruned partial sums' rounding)
-    beyond = (rule.max_frob / (1.0 - rule.fn_error)) ** 2 * (1.0 + 1e-9)
+    beyond = (rule.base.max_frob / (1.0 - rule.fn_error)) ** 2 * (1.0 + 1e-9)
     squares_of = _frobenius_squares(st, k, lengths[k], dn, isn, dev_old, inv_n1, expand, beyond)
     length = lengths[k]
     # the candidates that may be admissible: bin, Frobenius and cost intervals
@@ -424,19 +419,19 @@ def _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend):
             unsure = js - error <= 0.0  # NaN or a tiny JSD: only numpy knows
             jsd_low = math.sqrt(max(js - error, 0.0))
             jsd_high = math.sqrt(js + error)
-        if jsd_low > rule.max_jsd:
+        if jsd_low > rule.base.max_jsd:
             continue
-        unsure = unsure or jsd_high > rule.max_jsd
+        unsure = unsure or jsd_high > rule.base.max_jsd
         if squares <= 0.0:
             fn_low, fn_high, unsure = 0.0, math.sqrt(abs(squares)) + 1e-300, True
         else:
             fn = math.sqrt(squares)
             fn_low, fn_high = fn * (1.0 - rule.fn_error), fn * (1.0 + rule.fn_error)
-        if fn_low > rule.max_frob:
+        if fn_low > rule.base.max_frob:
             continue
-        unsure = unsure or fn_high > rule.max_frob
-        cost_low = rule.alpha * jsd_low + rule.beta * fn_low
-        cost_high = rule.alpha * jsd_high + rule.beta * fn_high
+        unsure = unsure or fn_high > rule.base.max_frob
+        cost_low = rule.base.alpha * jsd_low + rule.base.beta * fn_low
+        cost_high = rule.base.alpha * jsd_high + rule.base.beta * fn_high
         if not unsure and cost_high < winner_high:
             winner, winner_high = j, cost_high
         cand_bin[j], fn_lows[j], fn_highs[j], cost_lows[j] = b, fn_low, fn_high, cost_low
@@ -488,25 +483,9 @@ def _apply(st, e, v, deltas, status, chosen, best_row, change_row):
 
 
 @njit(cache=True, nogil=True)
-def _visit(st, e, signs, draws, rule, best_row, change_row):
-    n, c = st.S.shape
-    v, deltas, lengths, newv = _prepare(st, e, signs, draws, rule)
-    dn, isn = np.empty((c, deltas.shape[1])), np.empty((c, deltas.shape[1]))
-    dev_old = v - st.mean
-    status, chosen, largest = np.zeros(c, np.int64), np.zeros(c, np.int64), np.zeros(c)
-    for k in range(c):
-        largest[k] = _new_columns(st, k, e, newv, dn, isn)
-    expand = DENOMINATOR_FLOOR * largest.max() * st.istd.max() <= TAYLOR_LIMIT
-    contend = np.empty((c, deltas.shape[1]), np.bool_)
-    for k in range(c):
-        status[k], chosen[k] = _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend[k])
-    return _apply(st, e, v, deltas, status, chosen, best_row, change_row)
-
-
-@njit(cache=True, nogil=True)
-def fallback_plan(st, e, signs, draws, rule):
-    """A visit's compiled choices as far as they go: (status, chosen, contenders, deltas) per chunk
-    feature, nothing applied (the driver settles the NEED_FALLBACK features with numpy)."""
+def _decide(st, e, signs, draws, rule):
+    """A visit's compiled choices as far as they go, nothing applied: the event's values, the
+    candidate deltas, and per chunk feature its status, chosen index and contenders (``_choose``)."""
     n, c = st.S.shape
     v, deltas, lengths, newv = _prepare(st, e, signs, draws, rule)
     dn, isn = np.empty((c, deltas.shape[1])), np.empty((c, deltas.shape[1]))
@@ -518,6 +497,14 @@ def fallback_plan(st, e, signs, draws, rule):
     contend = np.zeros((c, deltas.shape[1]), np.bool_)
     for k in range(c):
         status[k], chosen[k] = _choose(st, k, e, newv, lengths, dn, isn, dev_old, rule, expand, contend[k])
+    return v, deltas, status, chosen, contend
+
+
+@njit(cache=True, nogil=True)
+def fallback_plan(st, e, signs, draws, rule):
+    """(status, chosen, contenders, deltas) of a visit, for the driver to settle the NEED_FALLBACK
+    features with numpy."""
+    v, deltas, status, chosen, contend = _decide(st, e, signs, draws, rule)
     return status, chosen, contend, deltas
 
 
@@ -526,7 +513,9 @@ def visit_range(st, visits, signs, draws, rule, best, change, start, stop):
     """Visit ``visits[start:stop]`` in order; (status, position) of the first visit that needs
     Python (nothing of it applied), or (DONE, stop)."""
     for pos in range(start, stop):
-        status = _visit(st, visits[pos], signs[pos], draws[pos], rule, best[pos], change[pos])
+        e = visits[pos]
+        v, deltas, decided, chosen, _ = _decide(st, e, signs[pos], draws[pos], rule)
+        status = _apply(st, e, v, deltas, decided, chosen, best[pos], change[pos])
         if status != DONE:
             return status, pos
     return DONE, stop
