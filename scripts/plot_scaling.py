@@ -12,6 +12,9 @@ with logged(snakemake):
     table = pd.read_csv(snakemake.input.table)
     dataset = snakemake.params.dataset
     name = {"higgs": "Higgs", "ttww": "TT vs WW", "donut": "Donut"}.get(dataset, dataset)
-    title = (f"{name} STAND-IN ({meta['data']}), {meta['model']}" if meta["standin"]
-             else f"{name}: {meta['data']}, {meta['model']}")
+    if meta["standin"]:  # "Higgs STAND-IN: smoothed bootstrap of ..."
+        title = f"{name} {meta['data'].replace('stand-in', 'STAND-IN', 1)}"
+    else:
+        title = f"{name}: test split"
+    title += f", {meta['model']} ({meta['n_attacked']:,} attacked events)"
     save(scaling_figure(table, paper_reference(dataset), title=title, standin=meta["standin"]), snakemake.output[0])
