@@ -1,4 +1,4 @@
-"""Mistakes in a size-scaling block (``<dataset>.scaling``, docs/method.md section 8.6) stop the
+"""Mistakes in a size-scaling block (``<dataset>.scaling``, docs/method.md section 8.7) stop the
 workflow before any job, with a message naming the key."""
 
 from __future__ import annotations

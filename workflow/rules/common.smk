@@ -403,7 +403,7 @@ def report_numbers(wildcards):
     return ReportNumbers(wildcards.dataset)
 
 
-# Size scaling (workflow/rules/scaling.smk, docs/method.md section 8.6).
+# Size scaling (workflow/rules/scaling.smk, docs/method.md section 8.7).
 STANDIN_FOLDER = "scaling_stand-in"
 
 

@@ -1,4 +1,4 @@
-# Size scaling (docs/method.md section 8.6): the attack at nested random subsets of one attacked
+# Size scaling (docs/method.md section 8.7): the attack at nested random subsets of one attacked
 # set, for the exact rule and the reference rule with each chunk count; one job per (rule
 # configuration, size), so they run in parallel and a changed size or rule re-runs only its own.
 # The Higgs stand-in (a smoothed bootstrap of the real events, conservattack.data.standin) has its

@@ -1,5 +1,5 @@
 """A stand-in data set at a size the real sample does not reach: the smoothed bootstrap of real
-events (docs/method.md section 8.6).
+events (docs/method.md section 8.7).
 
 The real events are split into train, validation and test first; each split is then resampled
 with replacement, on its own, to its share of the target size (stratified by label: each split

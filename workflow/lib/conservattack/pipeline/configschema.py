@@ -423,7 +423,7 @@ def _scaling_available(dataset: str, block: dict) -> tuple[int | None, str]:
 
 
 def check_scaling(config: dict) -> None:
-    """The size-scaling study (``<dataset>.scaling``, docs/method.md section 8.6) of every dataset
+    """The size-scaling study (``<dataset>.scaling``, docs/method.md section 8.7) of every dataset
     that runs it: at least 5 sizes, strictly increasing, not above what the configuration says the
     test split holds (the attacked set's exact size is checked again once the model has chosen
     it); chunk counts within the features; the stand-in only for higgs; a run that exists; no rule

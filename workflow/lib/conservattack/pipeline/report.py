@@ -104,7 +104,7 @@ class ReportNumbers:
 
     def scaling(self, folder: str) -> str:
         """An RST table of the size-scaling study (``<folder>/<folder>.csv``, docs/method.md
-        section 8.6): per rule configuration and size, the fooling ratio, mean and largest JSD,
+        section 8.7): per rule configuration and size, the fooling ratio, mean and largest JSD,
         relative FN and the attack's seconds."""
         relpath = f"{folder}/{folder}.csv"
         path = self._path(relpath)

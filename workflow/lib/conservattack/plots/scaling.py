@@ -1,4 +1,4 @@
-"""The size-scaling figure (docs/method.md section 8.6): fooling ratio, mean JSD and relative FN
+"""The size-scaling figure (docs/method.md section 8.7): fooling ratio, mean JSD and relative FN
 versus the attacked-set size, one line per rule configuration, the paper's number as a reference."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Size scaling (docs/method.md section 8.6): the attack's fooling ratio, JSD and relative FN
+"""Size scaling (docs/method.md section 8.7): the attack's fooling ratio, JSD and relative FN
 versus the size of the attacked set, for the exact rule and the reference rule with chunk counts.
 
 One trained model, one attacked set (the test split's targeted events), put once in a seeded
