@@ -156,7 +156,11 @@ def attack(
     active = X.min(axis=0) != X.max(axis=0)
     inner = model if active.all() else ConstantColumns(model, active, X[0])
     if params.rule == "reference":
-        state = state_type(inner, X[:, active], y, mask, params, record=record, engine=reference_engine(engine, X))
+        engine = reference_engine(engine, X)
+        run_workers = None
+        if engine == "cpu":
+            from .engines.reference_cpu import run_workers
+        state = state_type(inner, X[:, active], y, mask, params, record=record, engine=engine, run_workers=run_workers)
     else:
         state = (state_type if params.use_disco else AttackState)(
             inner, X[:, active], y, mask, params, engine=engine, batch_events=int(batch_events))

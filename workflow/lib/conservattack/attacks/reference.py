@@ -315,11 +315,12 @@ class ReferenceAttack:
     ``attacks.state.AttackState``: ``iterate``, ``X``, ``fooled``, ``fooling_ratio``).
 
     ``engine``: ``numpy`` (``visit_event``, this module) or ``cpu`` (``engines.reference_cpu``, the
-    same decisions compiled; float64 sets only). ``record``: keep every visit's choice in
+    same decisions compiled; float64 sets only), whose ``run_workers`` the caller passes
+    (``attacks.api``; the engine module builds on this one). ``record``: keep every visit's choice in
     ``choices`` (rows of iteration, worker, visit position, event, feature, chosen candidate index,
     its delta), for replaying recorded decisions."""
 
-    def __init__(self, model, X, y, mask, params, record: bool = False, engine: str = "numpy"):
+    def __init__(self, model, X, y, mask, params, record: bool = False, engine: str = "numpy", run_workers=None):
         self.model, self.y, self.mask, self.p = model, y, mask, params
         self.X_clean = X.copy()
         self.X = X.copy()
@@ -330,7 +331,10 @@ class ReferenceAttack:
         if engine == "cpu" and X.dtype != np.float64:
             raise ParameterError(f"attack engine 'cpu' runs the reference rule on float64 sets; got {X.dtype} "
                                  f"(use engine 'numpy' or 'auto')")
-        self.engine = engine
+        if engine == "cpu" and run_workers is None:
+            raise ParameterError("attack engine 'cpu' needs the compiled engine's run_workers "
+                                 "(conservattack.attacks.engines.reference_cpu)")
+        self.engine, self.run_workers = engine, run_workers
         self.lo, self.hi = X.min(axis=0), X.max(axis=0)
         self.edges = np.stack([np.linspace(self.lo[f], self.hi[f], params.num_bins + 1) for f in range(self.d)])
         self.reference = reference_histograms(X, self.edges)
@@ -366,9 +370,7 @@ class ReferenceAttack:
         bar = tqdm(total=visit.size * len(self.chunks), disable=not progress, mininterval=0.5, unit="ev",
                    desc=f"attack iteration {iteration}/{self.p.n_iterations} (reference rule)", leave=False)
         if self.engine == "cpu":
-            from .engines.reference_cpu import run_workers
-
-            counters = run_workers(workers, visit, self.p, bar.update)
+            counters = self.run_workers(workers, visit, self.p, bar.update)
         else:
             counters = {}
             for w in workers:
