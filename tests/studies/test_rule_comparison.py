@@ -78,6 +78,14 @@ def test_a_reference_row_holds_the_record_and_the_chunk_audit(n_chunks):
         assert pair == "a & e"
 
 
+def test_an_attack_that_moved_nothing_names_no_pair():
+    meta, frame = attack_of("reference", 4)
+    frame[FEATURES] = frame[[f"clean_{f}" for f in FEATURES]].to_numpy()
+    row = comparison_row(0, meta, frame)
+    assert row["cross_chunk_max_shift"] == 0 and row["within_chunk_max_shift"] == 0
+    assert row["cross_chunk_pair"] == "" and np.isnan(row["cross_chunk_clean"])
+
+
 def test_an_exact_row_leaves_the_reference_columns_empty():
     row = comparison_row(0, *attack_of("exact"))
     assert row["setting"] == "exact" and row["fooling_ratio"] > 0 and row["attack_seconds"] == 1.5

@@ -41,8 +41,8 @@ def setting_label(rule: str, n_chunks: int | None = None) -> str:
 def chunk_audit(features, n_chunks: int, adversaries: pd.DataFrame) -> dict:
     """What the chunks left unconstrained in one reference-rule attack, from its adversaries table:
     the largest change of a Pearson correlation between two features of different chunks, the pair
-    (``a & b``, by name) with its clean and adversarial values, and the largest change within a
-    chunk. Features constant over the attacked events are not part of the attack (they are not
+    (``a & b``, by name; none where no correlation moved) with its clean and adversarial values,
+    and the largest change within a chunk. Features constant over the attacked events are not part of the attack (they are not
     moved and have no correlation), so the chunks are those of the others, as the attack made them."""
     X_clean, X_adv, _, _ = split_adversaries(adversaries, features)
     active = X_clean.min(axis=0) != X_clean.max(axis=0)
@@ -50,11 +50,14 @@ def chunk_audit(features, n_chunks: int, adversaries: pd.DataFrame) -> dict:
     audit = cross_chunk_shift(X_clean[:, active], X_adv[:, active], feature_chunks(int(active.sum()), n_chunks))
     pair = audit.pop("cross_chunk_pair", None)
     nan = float("nan")
-    return {"cross_chunk_max_shift": audit["cross_chunk_max_shift"] if pair is not None else nan,
-            "cross_chunk_pair": " & ".join(names[pair]) if pair is not None else "",
-            "cross_chunk_clean": audit.get("cross_chunk_clean", nan),
-            "cross_chunk_adversarial": audit.get("cross_chunk_adversarial", nan),
-            "within_chunk_max_shift": audit["within_chunk_max_shift"]}
+    out = {"cross_chunk_max_shift": nan, "cross_chunk_pair": "", "cross_chunk_clean": nan,
+           "cross_chunk_adversarial": nan, "within_chunk_max_shift": audit["within_chunk_max_shift"]}
+    if pair is not None:  # features in different chunks; a pair only where a correlation moved
+        out["cross_chunk_max_shift"] = audit["cross_chunk_max_shift"]
+        if audit["cross_chunk_max_shift"] > 0:
+            out.update(cross_chunk_pair=" & ".join(names[pair]), cross_chunk_clean=audit["cross_chunk_clean"],
+                       cross_chunk_adversarial=audit["cross_chunk_adversarial"])
+    return out
 
 
 def comparison_row(run: int, meta: dict, adversaries: pd.DataFrame) -> dict:
