@@ -31,6 +31,7 @@ with logged(snakemake):
         "n_targeted": int(targets.sum()),
         "params": params.to_dict(), "features": list(features),
         "final": final, "history": result.history,
+        **({"budgets": result.budgets} if result.budgets is not None else {}),
         "seconds": sum(h["seconds"] for h in result.history),
         **provenance({"attack": cfg, "seed": seed}),
     }, snakemake.output.meta)

@@ -43,6 +43,7 @@ class AttackResult:
     params: AttackParams
     history: list[dict] = field(default_factory=list)
     record: dict | None = None  # with attack(..., record=True): X_after per iteration; choices (reference rule)
+    budgets: dict | None = None  # constraints: calibrated: the budgets (attacks.calibration.Budgets.to_dict)
 
     @property
     def fooling_ratio(self) -> float:
@@ -145,6 +146,9 @@ def attack(
 
         engine = disco_engine(engine)
     engine = resolve_engine(engine) if params.rule == "exact" else engine
+    if params.constraints == "calibrated" and engine == "cuda":
+        raise ParameterError("constraints: calibrated runs on the engines cpu (auto), numpy and naive; "
+                             "engine 'cuda' does not implement it yet")
     if isinstance(batch_events, bool) or not isinstance(batch_events, (int, np.integer)) or batch_events < 0:
         raise ParameterError(f"batch_events must be an integer >= 0, got {batch_events!r}")
     if batch_events > 1 and engine != "cuda":
@@ -185,7 +189,11 @@ def attack(
         jsd = np.zeros(len(active))  # its mean, median and max over all of them
         jsd[active] = h["jsd"]
         h.update(jsd_summary(jsd))
-    return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history, record=kept)
+    budgets = None
+    if getattr(state, "budgets", None) is not None:
+        budgets = state.budgets.to_dict(np.flatnonzero(active), len(active))
+    return AttackResult(X_adv=X_adv, fooled=state.fooled, mask=mask, params=params, history=history, record=kept,
+                        budgets=budgets)
 
 
 class ConstantColumns(torch.nn.Module):

@@ -22,6 +22,7 @@ class ParameterError(ValueError):
 
 REQUIRED = object()  # the default of a parameter that must be given
 RULES = ("exact", "reference")  # the decision rules: attacks.state and attacks.reference
+CONSTRAINTS = ("per_move", "calibrated")  # the paper's per-move limits, or budgets from the sample (attacks.calibration)
 
 
 class Parameter(NamedTuple):
@@ -30,7 +31,7 @@ class Parameter(NamedTuple):
     ``description``); ``in_config``: the workflow's attack blocks take it (``seed`` is derived from
     the config's base seed); ``in_ranges``: adversarial training may draw it from a range;
     ``of_rule``: the decision rule it belongs to (None: every rule), an error with another rule
-    unless it has its default."""
+    unless it has its default; ``of_constraints``: the same for the constraint mode."""
 
     name: str
     kind: str
@@ -45,6 +46,7 @@ class Parameter(NamedTuple):
     in_ranges: bool = True
     choices: tuple = ()
     of_rule: str | None = None
+    of_constraints: str | None = None
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -56,8 +58,10 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("num_bins", "integer", 100, "Histogram bins of the JSD constraint and metric.", 2),
     Parameter("alpha", "number", 1.0, "Weight of the JSD in a candidate's cost.", 0),
     Parameter("beta", "number", 1.0, "Weight of the Frobenius norm in a candidate's cost.", 0),
-    Parameter("max_jsd_single_change", "number", 0.01, "Largest admissible JSD of one move.", 0),
-    Parameter("max_frob_single_change", "number", 0.001, "Largest admissible Frobenius norm of one move.", 0),
+    Parameter("max_jsd_single_change", "number", 0.01, "Largest admissible JSD of one move.", 0,
+              of_constraints="per_move"),
+    Parameter("max_frob_single_change", "number", 0.001, "Largest admissible Frobenius norm of one move.", 0,
+              of_constraints="per_move"),
     Parameter("use_no_change", "boolean", True, "No move when no candidate is admissible (else the least-cost one)."),
     Parameter("optimize_already_fooled", "boolean", False,
               "Pull fooled events back toward their clean values while they stay fooled."),
@@ -75,7 +79,20 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("n_chunks", "integer", 1,
               "Reference rule: feature chunks worked on independently, each blind to the others' moves "
               "(the authors' n_gpus); 1 to the number of features.", 1, of_rule="reference"),
+    Parameter("constraints", "string", "per_move",
+              "per_move: the paper's limits on each move (max_jsd_single_change, max_frob_single_change); "
+              "calibrated: budgets from bootstrap resamples of the clean attacked set (docs/method.md section 2.12).",
+              choices=CONSTRAINTS),
+    Parameter("calibration_resamples", "integer", 200, "Calibrated constraints: bootstrap resamples B.", 20,
+              in_ranges=False, of_constraints="calibrated"),
+    Parameter("calibration_quantile", "number", 0.5,
+              "Calibrated constraints: a feature's JSD budget is this quantile of its resamples' JSDs.",
+              0, True, 1, True, in_ranges=False, of_constraints="calibrated"),
+    Parameter("calibration_z", "number", 1.0,
+              "Calibrated constraints: a coefficient may move by z times its bootstrap standard deviation.",
+              0, True, in_ranges=False, of_constraints="calibrated"),
 )
+PER_MOVE_LIMITS = [p.name for p in PARAMETERS if p.of_constraints == "per_move"]
 BY_NAME = {p.name: p for p in PARAMETERS}
 _PYTHON_TYPE = {"number": "float", "integer": "int", "boolean": "bool", "string": "str"}
 
@@ -128,6 +145,20 @@ def _validate(params) -> None:
         if p.of_rule is not None and p.of_rule != params.rule and getattr(params, p.name) != p.default:
             raise ParameterError(f"attack parameter '{p.name}' belongs to rule '{p.of_rule}', but rule is "
                                  f"'{params.rule}'; set rule: {p.of_rule} or leave {p.name} out")
+    for p in PARAMETERS:
+        if p.of_constraints is not None and p.of_constraints != params.constraints and \
+                getattr(params, p.name) != p.default:
+            raise ParameterError(f"attack parameter '{p.name}' belongs to constraints '{p.of_constraints}', but "
+                                 f"constraints is '{params.constraints}'; leave {p.name} out or set "
+                                 f"constraints: {p.of_constraints}")
+    if params.constraints == "calibrated":
+        for name, bad, why in (("rule", "reference", "the authors' rule has per-move limits only"),
+                               ("use_disco", True, "the distance-correlation budgets are not implemented"),
+                               ("use_no_change", False, "a fallback move would break the budgets"),
+                               ("optimize_already_fooled", True, "its pull-back is defined by per-move costs")):
+            if getattr(params, name) == bad:
+                raise ParameterError(f"attack parameter '{name}' = {bad!r} cannot be combined with constraints: "
+                                     f"calibrated ({why})")
     if params.rule == "reference":
         for name in ("optimize_already_fooled", "use_disco"):
             if getattr(params, name):
@@ -162,6 +193,12 @@ def _from_config(cls, cfg: Mapping[str, Any], **overrides) -> "AttackParams":
     unknown = sorted(set(merged) - known)
     if unknown:
         raise ParameterError(f"unknown attack parameter(s) {unknown}; known parameters: {sorted(known)}")
+    if merged.get("constraints") == "calibrated":  # a per-move limit given, even at its default value
+        given = [name for name in PER_MOVE_LIMITS if name in merged]
+        if given:
+            raise ParameterError(f"attack parameter '{given[0]}' is a per-move limit, but constraints is "
+                                 "'calibrated' (its budgets come from the sample); remove it, or set "
+                                 "constraints: per_move")
     missing = [p.name for p in PARAMETERS if p.default is REQUIRED and p.name not in merged]
     if missing:
         raise ParameterError(f"attack parameter '{missing[0]}' is required")

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from .inference import loss_gradient_sign, predict_proba
 from .metrics import jsd_summary, relative_frobenius
+from .calibration import calibrate
 from .params import AttackParams
 from .running_stats import RunningHistograms, RunningPearson
 
@@ -49,6 +50,10 @@ class AttackState:
         self.pearson = RunningPearson(X)
         self.C_clean = self.pearson.corr()
         self.rng = np.random.default_rng(params.seed)
+        self.budgets = None  # constraints: calibrated: the clean set's budgets (attacks.calibration)
+        if params.constraints == "calibrated":
+            self.budgets = calibrate(X, params.num_bins, params.calibration_resamples, params.calibration_quantile,
+                                     params.calibration_z, params.seed)
         self.fooled = np.zeros(self.n, dtype=bool)
         self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
 
@@ -103,6 +108,52 @@ class AttackState:
             move = usable.any(axis=1)
         rows = np.arange(self.d)
         return np.where(move, xn[rows, best], x)
+
+    def move_calibrated(self, i: int, s: np.ndarray) -> bool:
+        """Move event i under the calibrated constraints (docs/method.md section 2.12): feature by
+        feature, each move chosen against the statistics after the event's previous moves and
+        applied at once, so every admitted move keeps every budget. Returns whether it moved."""
+        p, b = self.p, self.budgets
+        x = self.X[i].copy()
+        D, valid = self.candidates(x, s)
+        xn = np.clip(x[:, None] + D, self.lo[:, None], self.hi[:, None])
+        # a feature's histogram changes only with its own move: every JSD against the event's start
+        jsd_ratio = self.hist.candidate_jsd(self.hist.bins(x[:, None])[:, 0], self.hist.bins(xn)) / b.jsd[:, None]
+        moved = False
+        for j in range(self.d):
+            corr_ratio = self.row_budget_ratio(self.X[i], j, xn[j] - x[j])
+            cost = p.alpha * jsd_ratio[j] + p.beta * corr_ratio
+            admissible = valid[j] & (jsd_ratio[j] <= 1.0) & (corr_ratio <= 1.0)
+            if admissible.any():
+                x_new = self.X[i].copy()
+                x_new[j] = xn[j, np.argmin(np.where(admissible, cost, np.inf))]  # ties: the smaller move
+                moved |= self.apply(i, x_new)
+        return moved
+
+    def row_budget_ratio(self, x: np.ndarray, j: int, deltas: np.ndarray) -> np.ndarray:
+        """Largest |C'_jk - C_clean_jk| / budget_jk over k != j if feature j of the event whose current
+        values are ``x`` moved by each of ``deltas`` (O(d) each): only row j changes, to
+        C'_jk = (S_jk + D e_k) u_k r' with e = x - mu, u_k = S_kk^-1/2 and r' = S_jj'^-1/2.
+        A move that would leave feature j constant gets +inf."""
+        S, n = self.pearson.S, self.n
+        e = x - self.pearson.mu
+        u = 1.0 / np.sqrt(np.diag(S))
+        Sjj_new = S[j, j] + deltas * (2.0 * e[j] + deltas * (1.0 - 1.0 / n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r_new = 1.0 / np.sqrt(Sjj_new)
+            c = ((S[j][None, :] + deltas[:, None] * e[None, :]) * u[None, :]) * r_new[:, None]
+            ratio = np.abs(c - self.C_clean[j][None, :]) / self.budgets.corr[j][None, :]
+        ratio[:, j] = 0.0
+        return np.where(Sjj_new > 0.0, ratio.max(axis=1), np.inf)
+
+    def budget_ratios(self) -> dict:
+        """From the current (re-synchronised) statistics: each feature's JSD over its budget and each
+        coefficient's distance to its clean value over its budget, at their largest."""
+        C = self.pearson.corr()
+        corr = np.abs(C - self.C_clean) / self.budgets.corr
+        np.fill_diagonal(corr, 0.0)
+        return {"jsd_budget_ratio_max": float(np.max(self.hist.counted_jsd() / self.budgets.jsd)),
+                "corr_budget_ratio_max": float(corr.max())}
 
     def apply(self, i: int, x_new: np.ndarray) -> bool:
         """Move event i to ``x_new`` and update the running statistics exactly."""
@@ -178,7 +229,11 @@ class AttackState:
         bar.set_postfix(fooling_ratio=f"{self.fooling_ratio:.3f}")
         self.phase_seconds = {}
         t_visit = time.perf_counter()
-        if self.engine == "cpu" and pull.size == 0:
+        if self.engine == "cpu" and self.budgets is not None:
+            from .engines import calibrated_cpu
+
+            moved = calibrated_cpu.visit(self, visit, signs, bar)
+        elif self.engine == "cpu" and pull.size == 0:
             from .engines import cpu
 
             moved = cpu.visit(self, visit, signs, bar)
@@ -207,6 +262,7 @@ class AttackState:
             "fooling_ratio": self.fooling_ratio,
             **jsd_summary(jsd),
             "relative_fn": relative_fn,
+            **(self.budget_ratios() if self.budgets is not None else {}),
             "events_visited": int(order.size),
             "events_moved": int(moved),
             "seconds": time.perf_counter() - t0,

@@ -13,7 +13,9 @@ def visit(state, order, sign_of, signs, bar, from_scratch: bool = False) -> int:
         if from_scratch:  # the paper's cost: every statistic from scratch before each event
             state.hist.resync(state.X)
             state.pearson.resync(state.X)
-        if i in sign_of:
+        if i in sign_of and state.budgets is not None:
+            moved += state.move_calibrated(i, signs[sign_of[i]])
+        elif i in sign_of:
             moved += state.apply(i, state.choose(state.X[i], signs[sign_of[i]]))
         else:
             moved += state.pull_back(i)

@@ -12,7 +12,8 @@ field, filled here and read where a kernel needs it.
 - ``Comoments``: the running Pearson statistics (``running_stats.RunningPearson``): means and
   co-moments;
 - ``Draws``: per visited event, its gradient signs, step sizes and random-mode uniforms;
-- ``Rule``: the decision rule's scalars (cost weights, per-move limits, fallback, mode).
+- ``Rule``: the decision rule's scalars (cost weights, per-move limits, fallback, mode);
+- ``Budgets``: the calibrated constraints' budgets and the clean correlation matrix.
 
 The arrays are the state's own (or their device copies): kernels move them in place.
 """
@@ -60,6 +61,12 @@ class Rule(NamedTuple):
     random_mode: bool
 
 
+class Budgets(NamedTuple):
+    jsd: np.ndarray  # (d,) JSD budget per feature
+    corr: np.ndarray  # (d, d) budget of each coefficient's distance to its clean value
+    C_clean: np.ndarray  # (d, d) the clean Pearson matrix
+
+
 def bounds(state) -> Bounds:
     return Bounds(state.lo, state.hi)
 
@@ -78,6 +85,11 @@ def rule(params) -> Rule:
     """The decision rule of ``AttackParams`` as the kernels' scalars."""
     return Rule(float(params.alpha), float(params.beta), float(params.max_jsd_single_change),
                 float(params.max_frob_single_change), bool(params.use_no_change), bool(params.random_mode))
+
+
+def budgets(state) -> Budgets:
+    """The calibrated budgets of an ``AttackState`` (``attacks.calibration.Budgets``)."""
+    return Budgets(state.budgets.jsd, state.budgets.corr, state.C_clean)
 
 
 class FeatureTerms(NamedTuple):

@@ -1,0 +1,114 @@
+"""Budgets of the calibrated constraints (``constraints: calibrated``, docs/method.md section 2.12).
+
+The per-move limits of the paper (``max_jsd_single_change``, ``max_frob_single_change``) are
+numbers whose meaning changes with the sample size. The calibrated constraints instead bound the
+adversarial set's distance to the clean one by the clean set's own statistical precision,
+measured with B bootstrap resamples of the clean attacked set:
+
+- per feature j, the JSD budget b_j is the ``calibration_quantile`` of the JS distances between
+  the clean histogram and a resample's histogram (the attack's bins);
+- per correlation coefficient (j, k), the budget is z * sigma_jk, with sigma_jk the bootstrap
+  standard deviation (ddof 1) of the resamples' Pearson coefficients and z ``calibration_z``.
+
+A resample is n indices drawn with replacement; it enters as multiplicities w (how often each
+event was drawn), so its histograms are weighted counts and its co-moments (X - mu_w)^T diag(w)
+(X - mu_w): the same numbers as those of the resampled set, without copying it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .running_stats import bin_counts, bin_edges, bin_index_rows, js_distance_rows
+
+# A coefficient or feature whose bootstrap spread is exactly zero (every resample gives the same
+# value) gets this budget instead: in effect it must not change, and the budget ratios stay finite.
+BUDGET_FLOOR = 1e-12
+SEED_STREAM = 0xCA1  # the calibration's random stream, apart from the attack's own (seed, this)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The calibrated budgets of one attacked set (d features).
+
+    jsd : (d,) JSD budget per feature (the quantile of ``jsd_resamples``).
+    corr_sigma : (d, d) bootstrap standard deviation of each Pearson coefficient (diagonal 0).
+    corr : (d, d) the budget of each coefficient, z * corr_sigma (floored, diagonal inf).
+    jsd_resamples : (B, d) the resamples' JS distances to the clean histograms.
+    quantile, z, resamples, seed : the calibration's settings; seconds : its time.
+    """
+
+    jsd: np.ndarray
+    corr_sigma: np.ndarray
+    corr: np.ndarray
+    jsd_resamples: np.ndarray
+    quantile: float
+    z: float
+    resamples: int
+    seed: int
+    seconds: float
+
+    def to_dict(self, columns=None, n_features: int | None = None) -> dict:
+        """JSON-ready budgets; with ``columns`` (the attacked features' positions among
+        ``n_features``), in the caller's columns, constant features' entries null."""
+        jsd, sigma = self.jsd.tolist(), self.corr_sigma.tolist()
+        if columns is not None:
+            full_jsd = [None] * n_features
+            full_sigma = [[None] * n_features for _ in range(n_features)]
+            for a, ca in enumerate(columns):
+                full_jsd[ca] = jsd[a]
+                for b, cb in enumerate(columns):
+                    full_sigma[ca][cb] = sigma[a][b]
+            jsd, sigma = full_jsd, full_sigma
+        return {"jsd": jsd, "corr_sigma": sigma, "quantile": self.quantile, "z": self.z,
+                "resamples": self.resamples, "seed": self.seed, "seconds": self.seconds,
+                "jsd_resample_median": np.median(self.jsd_resamples, axis=0).tolist()}
+
+
+def resample_weights(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Multiplicities of one bootstrap resample: n draws with replacement (``rng.integers``)."""
+    return np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+
+
+def weighted_pearson(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson matrix of the set in which event i appears w_i times (sum w = n)."""
+    n = w.sum()
+    mu = (w @ X) / n
+    Xc = X - mu
+    S = (Xc * w[:, None]).T @ Xc
+    inv = 1.0 / np.sqrt(np.diag(S))
+    C = S * inv[:, None] * inv[None, :]
+    np.fill_diagonal(C, 1.0)
+    return C
+
+
+def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed: int) -> Budgets:
+    """Budgets of the calibrated constraints for the clean attacked set X (n x d, no constant
+    feature), from ``resamples`` bootstrap resamples drawn with ``default_rng((seed, SEED_STREAM))``."""
+    t0 = time.perf_counter()
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    n, d = X.shape
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    edges = np.stack([bin_edges(a, b, num_bins) for a, b in zip(lo, hi)])
+    P = bin_counts(X, edges) / n
+    bins = bin_index_rows(X.T, edges).T  # each value's bin, to count the resamples with weights
+    rng = np.random.default_rng((seed, SEED_STREAM))
+    jsd = np.empty((resamples, d))
+    corr = np.empty((resamples, d, d))
+    offsets = (np.arange(d) * num_bins)[None, :]
+    flat = (bins + offsets).ravel()
+    for b in range(resamples):
+        w = resample_weights(rng, n)
+        weighted = np.bincount(flat, weights=np.repeat(w, d), minlength=d * num_bins).reshape(d, num_bins)
+        jsd[b] = js_distance_rows(P, weighted / n)
+        corr[b] = weighted_pearson(X, w)
+    sigma = corr.std(axis=0, ddof=1)
+    np.fill_diagonal(sigma, 0.0)
+    budget_corr = np.maximum(z * sigma, BUDGET_FLOOR)
+    np.fill_diagonal(budget_corr, np.inf)
+    return Budgets(jsd=np.maximum(np.quantile(jsd, quantile, axis=0), BUDGET_FLOOR), corr_sigma=sigma,
+                   corr=budget_corr, jsd_resamples=jsd, quantile=float(quantile), z=float(z),
+                   resamples=int(resamples), seed=int(seed), seconds=time.perf_counter() - t0)
