@@ -74,3 +74,17 @@ def test_benchmark_reference_rule_rows(capsys):
     assert compiled["event_visits"] > 0 and {"fooling_ratio", "relative_fn", "fallback_visits",
                                               "exact_jsd_calls", "cross_chunk_max_shift"} <= set(compiled)
     assert rows[1]["event_visits"] == 2
+
+
+def test_benchmark_calibrated_row(capsys):
+    # the calibrated constraints after the per-move cpu row: the bootstrap's time and its share of both attacks
+    assert bench_main(["--case", "higgs", "--n", "400", "--engines", "exact,calibrated", "--iterations", "1"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["engine"] for r in rows] == ["cpu", "calibrated-cpu"]
+    cal = rows[1]
+    assert cal["constraints"] == "calibrated" and cal["event_visits"] > 0
+    assert 0 < cal["calibration_seconds"] < cal["seconds"]
+    assert cal["calibration_overhead"] == pytest.approx(cal["calibration_seconds"] / (cal["seconds"]
+                                                                                     - cal["calibration_seconds"]))
+    assert cal["calibration_share_of_cpu_attack"] == pytest.approx(cal["calibration_seconds"] / rows[0]["seconds"])
+    assert cal["jsd_budget_ratio_max"] <= 1 + 1e-9 and cal["corr_budget_ratio_max"] <= 1 + 1e-9

@@ -1,4 +1,4 @@
-"""Budgets of the calibrated constraints (``constraints: calibrated``, docs/method.md section 2.12).
+"""Budgets of the calibrated constraints (``constraints: calibrated``, docs/method.md section 2.13).
 
 The per-move limits of the paper (``max_jsd_single_change``, ``max_frob_single_change``) are
 numbers whose meaning changes with the sample size. The calibrated constraints instead bound the

@@ -81,7 +81,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               "(the authors' n_gpus); 1 to the number of features.", 1, of_rule="reference"),
     Parameter("constraints", "string", "per_move",
               "per_move: the paper's limits on each move (max_jsd_single_change, max_frob_single_change); "
-              "calibrated: budgets from bootstrap resamples of the clean attacked set (docs/method.md section 2.12).",
+              "calibrated: budgets from bootstrap resamples of the clean attacked set (docs/method.md section 2.13).",
               choices=CONSTRAINTS),
     Parameter("calibration_resamples", "integer", 200, "Calibrated constraints: bootstrap resamples B.", 20,
               in_ranges=False, of_constraints="calibrated"),

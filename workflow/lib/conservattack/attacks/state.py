@@ -110,7 +110,7 @@ class AttackState:
         return np.where(move, xn[rows, best], x)
 
     def move_calibrated(self, i: int, s: np.ndarray) -> bool:
-        """Move event i under the calibrated constraints (docs/method.md section 2.12): feature by
+        """Move event i under the calibrated constraints (docs/method.md section 2.13): feature by
         feature, each move chosen against the statistics after the event's previous moves and
         applied at once, so every admitted move keeps every budget. Returns whether it moved."""
         p, b = self.p, self.budgets

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ..attacks.inference import loss_gradient_sign, predict_proba
-from ..attacks.params import AttackParams
+from ..attacks.params import PER_MOVE_LIMITS, AttackParams
 from ..attacks.state import AttackState
 from ..studies.paper import PAPER_PARAMETERS
 from .common import fixed_model, synthetic_set
@@ -66,8 +66,10 @@ def _gpu_free_mb():
 
 def _time_full(engine, model, X, y, params, batch_events=0):
     """The complete attack with ``engine``: timing, outcome and the attacked set."""
+    t_init = time.perf_counter()
     state = AttackState(model, X.copy(), y, np.zeros(len(X), bool), params, engine=engine,
                            batch_events=batch_events)
+    init_seconds = time.perf_counter() - t_init  # the statistics, and the budgets of calibrated constraints
     gpu = engine == "cuda"
     free0 = free_min = _gpu_free_mb() if gpu else 0.0
     t0 = time.perf_counter()
@@ -85,6 +87,9 @@ def _time_full(engine, model, X, y, params, batch_events=0):
     row = dict(seconds=time.perf_counter() - t0, event_visits=visits, fooling_ratio=state.fooling_ratio,
                jsd_mean=h["jsd_mean"], relative_fn=h["relative_fn"], moved_fraction=moved / max(visits, 1),
                **phases, us_per_event_visit_loop=phases["visit_seconds"] / max(visits, 1) * 1e6)
+    if state.budgets is not None:
+        row.update(init_seconds=init_seconds, jsd_budget_ratio_max=h["jsd_budget_ratio_max"],
+                   corr_budget_ratio_max=h["corr_budget_ratio_max"])
     if gpu:
         row["gpu_mem_mb"] = free0 - free_min
     return row, state.X
@@ -129,6 +134,26 @@ def _time_reference(model, X, y, params, n_chunks, engine, visits=None):
                    cross_chunk_max_shift=h[-1]["cross_chunk_max_shift"],
                    exact_jsd_calls=sum(r.get("exact_jsd_calls", 0) for r in h),
                    fallback_visits=sum(r.get("fallback_visits", 0) for r in h))
+    return row
+
+
+def calibrated(params: AttackParams, **calibration) -> AttackParams:
+    """``params`` under the calibrated constraints (the per-move limits back at their defaults)."""
+    per_move = {name: AttackParams.__dataclass_fields__[name].default for name in PER_MOVE_LIMITS}
+    return replace(params, **per_move, constraints="calibrated", **calibration)
+
+
+def _time_calibrated(model, X, y, params):
+    """The whole attack under the calibrated constraints on the cpu engine, the bootstrap included:
+    ``calibration_seconds`` of ``seconds`` is the budgets' computation."""
+    t0 = time.perf_counter()
+    row, _ = _time_full("cpu", model, X, y, calibrated(params))
+    row.update(engine="calibrated-cpu", constraints="calibrated", iterations=params.n_iterations,
+               seconds=time.perf_counter() - t0)
+    row.update(calibration_seconds=row.pop("init_seconds"),
+               us_per_event_visit=row["seconds"] / max(row["event_visits"], 1) * 1e6)
+    # what the bootstrap adds to the attack it calibrates (the same attack's time without it)
+    row["calibration_overhead"] = row["calibration_seconds"] / (row["seconds"] - row["calibration_seconds"])
     return row
 
 
@@ -207,7 +232,8 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
         if "reference-numpy" in engines:
             rows.append(_time_reference(model, X, y, params, k, "numpy", visits=naive_events))
             finish(rows[-1])
-    ordered = sorted((e for e in engines if e not in ("naive", "reference", "reference-numpy")), key=lambda e: e != "cpu")
+    ordered = sorted((e for e in engines if e not in ("naive", "reference", "reference-numpy", "calibrated")),
+                     key=lambda e: e != "cpu")
     runs = [(e, 0) for e in ordered] + [("cuda", b) for b in batches]
     for engine, batch in runs:
         tracemalloc.start()
@@ -230,6 +256,13 @@ def run(case: str, n: int, engines, device: str = "cpu", naive_events: int = 20,
                 _deviation(row, results["cpu"][0], X_adv, results["cpu"][1])
         rows.append(row)
         finish(row)
+    if "calibrated" in engines:  # after the per-move cpu row, whose time it is compared with
+        _time_calibrated(model, X[:200], y[:200], warm)  # compile
+        row = _time_calibrated(model, X, y, params)
+        if "cpu" in results:
+            row["calibration_share_of_cpu_attack"] = row["calibration_seconds"] / results["cpu"][0]["seconds"]
+        rows.append(row)
+        finish(row)
     return rows
 
 
@@ -241,7 +274,8 @@ def main(argv=None) -> int:
                     help="events in the synthetic set (up to 1,000,000; default 50,000; disco: 1,000, 2,500, 10,000)")
     ap.add_argument("--engines", default="exact,naive",
                     help="comma-separated: exact (= cpu), cpu, cuda, numpy, naive; reference (the reference rule "
-                         "compiled), reference-numpy (its numpy emulation, timed on --naive-events visits)")
+                         "compiled), reference-numpy (its numpy emulation, timed on --naive-events visits); "
+                         "calibrated (the calibrated constraints on cpu, the bootstrap included)")
     ap.add_argument("--chunks", default="1,4", help="comma-separated feature-chunk counts of the reference rows")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--naive-events", type=int, default=20, help="events the naive engine is timed on")
@@ -259,9 +293,10 @@ def main(argv=None) -> int:
 
         return run_cli(args)
     engines = [ENGINE_ALIASES.get(e, e) for e in args.engines.split(",") if e]
-    unknown = sorted(set(engines) - {"cpu", "cuda", "numpy", "naive", "reference", "reference-numpy"})
+    known = ("cpu", "cuda", "numpy", "naive", "reference", "reference-numpy", "calibrated")
+    unknown = sorted(set(engines) - set(known))
     if unknown:
-        ap.error(f"unknown engine(s) {unknown}; expected exact, cpu, cuda, numpy, naive, reference, reference-numpy")
+        ap.error(f"unknown engine(s) {unknown}; expected exact or one of {', '.join(known)}")
     try:
         chunks = [int(k) for k in args.chunks.split(",") if k]
     except ValueError:
