@@ -58,7 +58,7 @@ def test_cpu_engine_is_bit_identical_to_numpy(seed, mode):
 
 
 def test_bin_jump_skips_only_candidates_of_the_same_bin():
-    # kernels._past_rest_of_bin against a scan one candidate at a time: it may stop short of the
+    # kernels.past_rest_of_bin against a scan one candidate at a time: it may stop short of the
     # first candidate in another bin (the scan then jumps again) but never pass it. Steps far
     # below, near and above the bin width, both directions, candidates up to the range's ends.
     rng = np.random.default_rng(0)
@@ -84,7 +84,7 @@ def test_bin_jump_skips_only_candidates_of_the_same_bin():
         first_other = k + 1
         while lo <= candidate(first_other) <= hi and bin_of(candidate(first_other), edges, 0, nb) == b:
             first_other += 1
-        got = kernels._past_rest_of_bin(k, b, xj, s, mcj, stj, lo, hi, edges, 0, nb)
+        got = kernels.past_rest_of_bin(k, b, xj, s, mcj, stj, lo, hi, edges, 0, nb)
         assert k < got <= first_other
         cases += 1
         exact += got == first_other

@@ -145,6 +145,72 @@ def test_rule_comparison_mistakes_stop_before_any_job(blocks, expected):
     assert error_of(cfg) == expected
 
 
+@pytest.mark.parametrize("blocks,expected", [
+    ({"donut": {"attack": {"params": {"constraints": "calibrated", "max_jsd_single_change": 0.02}}}},
+     "config donut.attack.params.max_jsd_single_change: a parameter of constraints 'per_move', but "
+     "donut.attack.params.constraints is 'calibrated' (its budgets come from the sample); leave "
+     "max_jsd_single_change out or set constraints: per_move"),
+    ({"donut": {"attack": {"params": {"calibration_z": 2.0, "max_jsd_single_change": 0.01}}}},
+     "config donut.attack.params.calibration_z: a parameter of constraints 'calibrated', but "
+     "donut.attack.params.constraints is 'per_move'"),
+    ({"donut": {"attack": {"params": {"constraints": "calibrated", "calibration_quantile": 1.0}}}},
+     "donut.attack.params.calibration_quantile"),
+    ({"donut": {"attack": {"params": {"constraints": "calibrated", "calibration_z": 0}}}},
+     "donut.attack.params.calibration_z"),
+    ({"donut": {"attack": {"params": {"constraints": "calibrated", "calibration_resamples": 10}}}},
+     "donut.attack.params.calibration_resamples"),
+    ({"donut": {"attack": {"params": {"constraints": "calibrated", "use_no_change": False}}}},
+     "config donut.attack.params.use_no_change: constraints: calibrated needs use_no_change: true"),
+    ({"donut": {"attack": {"params": {"constraints": "calibrate"}}}}, "donut.attack.params.constraints"),
+])
+def test_constraint_mistakes_stop_before_any_job(blocks, expected):
+    cfg = config_with(**blocks)
+    if "max_jsd_single_change" not in blocks["donut"]["attack"]["params"]:  # config.yaml's per-move limits
+        for name in ("max_jsd_single_change", "max_frob_single_change"):
+            cfg["donut"]["attack"]["params"].pop(name)
+    assert expected in error_of(cfg)
+
+
+def test_a_calibrated_block_runs_without_the_per_move_limits_the_schema_filled_in():
+    cfg = config_with(donut={"attack": {"params": {"constraints": "calibrated"}}, "rule_comparison": {"enabled": False}})
+    for name in ("max_jsd_single_change", "max_frob_single_change"):  # config.yaml's; the schema's block has them
+        cfg["donut"]["attack"]["params"].pop(name)
+    params = checked_config(cfg, SCHEMA)["donut"]["attack"]["params"]
+    assert "max_jsd_single_change" not in params and "max_frob_single_change" not in params
+    assert params["calibration_resamples"] == 200
+    from conservattack.attacks.params import AttackParams
+
+    assert AttackParams.from_config(params).constraints == "calibrated"
+    default = checked_config(config_with(), SCHEMA)["donut"]["attack"]["params"]
+    assert not {"constraints", "calibration_z", "calibration_quantile", "calibration_resamples"} & set(default)
+
+
+@pytest.mark.parametrize("blocks,expected", [
+    ({"donut": {"rule_comparison": {"enabled": True, "calibrated": {"enabled": True, "quantile": 0}}}},
+     "config donut.rule_comparison.calibrated.quantile: 0 is less than or equal to the minimum of 0"),
+    ({"donut": {"rule_comparison": {"enabled": True, "calibrated": {"enabled": True, "resamples": 5}}}},
+     "config donut.rule_comparison.calibrated.resamples: 5 is less than the minimum of 20"),
+    ({"donut": {"rule_comparison": {"enabled": True, "calibrated": {"enabled": True}},
+                "attack": {"params": {"use_no_change": False}}}},
+     "config donut.rule_comparison.calibrated.enabled: the calibrated constraints need "
+     "donut.attack.params.use_no_change: true (docs/method.md section 2.13); change it, or set "
+     "donut.rule_comparison.calibrated.enabled: false"),
+])
+def test_calibrated_comparison_mistakes_stop_before_any_job(blocks, expected):
+    assert error_of(config_with(**blocks)) == expected
+
+
+def test_the_calibrated_attack_keeps_the_grid_and_drops_the_limits():
+    from conservattack.studies.rule_comparison import calibrated_params
+
+    params = {"min_change": 0.001, "num_candidates": 150, "alpha": 6.0, "max_jsd_single_change": 0.005,
+              "max_frob_single_change": 0.05, "use_no_change": True}
+    out = calibrated_params(params, {"resamples": 50, "quantile": 0.9, "z": 2})
+    assert out == {"min_change": 0.001, "num_candidates": 150, "alpha": 6.0, "use_no_change": True,
+                   "constraints": "calibrated", "calibration_resamples": 50, "calibration_quantile": 0.9,
+                   "calibration_z": 2.0}
+
+
 def test_rule_comparison_chunks_fit_the_features_and_runs_the_dataset():
     cfg = checked_config(config_with(datasets=["donut", "higgs", "custom"],
                                      donut={"rule_comparison": {"n_chunks": [1, 4], "runs": 3}},

@@ -14,6 +14,7 @@ from conservattack.pipeline.seeds import derived_seed  # noqa: E402
 from conservattack.pipeline.custom_config import check_custom_config  # noqa: E402
 from conservattack.pipeline.configschema import comparison_chunks  # noqa: E402
 from conservattack.pipeline.configschema import comparison_runs  # noqa: E402
+from conservattack.studies.rule_comparison import calibrated_params  # noqa: E402
 from conservattack.data.ttww import config_key as ttww_config_key  # noqa: E402
 from conservattack.data.ttww import local_inputs as ttww_local_inputs  # noqa: E402
 from conservattack.data.ttww import sample_config as ttww_sample_config  # noqa: E402
@@ -287,9 +288,24 @@ def reference_attack_config(wildcards):
     return {**block, "engine": "auto", "batch_events": 0, "params": params}
 
 
+def calibrated_comparison_enabled(dataset):
+    comparison = config[dataset].get("rule_comparison", {})
+    return comparison.get("enabled", False) and comparison.get("calibrated", {}).get("enabled", False)
+
+
+def calibrated_attack_config(wildcards):
+    """The attack study's block under the calibrated constraints of ``rule_comparison.calibrated``,
+    on the engine auto picks (the block's own engine may be one without them: cuda)."""
+    block = ds(wildcards)["attack"]
+    calibration = ds(wildcards)["rule_comparison"]["calibrated"]
+    return {**block, "engine": "auto", "batch_events": 0,
+            "params": calibrated_params(block["params"], calibration)}
+
+
 def rule_comparison_attacks(name):
     """Input function of the comparison table, ``name`` (attack.json or adversaries.parquet) of
-    every compared run, the exact rule's, then the reference rule's per chunk count."""
+    every compared run, the exact rule's, then the reference rule's per chunk count, then the
+    calibrated attack's (where enabled)."""
 
     def paths(wildcards):
         d, compared = wildcards.dataset, comparison_runs(config, wildcards.dataset)
@@ -299,6 +315,8 @@ def rule_comparison_attacks(name):
                 f"results/{d}/runs/run{r}/attack_reference/chunks{k}/{name}"
                 for r in compared
             ]
+        if calibrated_comparison_enabled(d):
+            out += [f"results/{d}/runs/run{r}/attack_calibrated/{name}" for r in compared]
         return out
 
     return paths

@@ -1,6 +1,7 @@
 # Exact and reference rule side by side (docs/studies.md): each compared run's attack re-run under
-# the reference rule (the authors' code, emulated), once per chunk count; the table of both rules
-# with the audit of what the chunks left unconstrained, and its figure. Helpers: common.smk.
+# the reference rule (the authors' code, emulated), once per chunk count, and (calibrated.enabled)
+# under the calibrated constraints; the table of all settings with the audit of what the chunks
+# left unconstrained, and its figure. Helpers: common.smk.
 
 
 rule reference_attack:
@@ -25,6 +26,34 @@ rule reference_attack:
         runtime=by_input_size(120, 5),
     params:
         attack=reference_attack_config,
+        seed=lambda w: run_seed(w, "attack"),
+    script:
+        "../../scripts/attack.py"
+
+
+rule calibrated_attack:
+    """The run's attack (same model, targeted test events, grid, weights and seed) under the
+    calibrated constraints: budgets from bootstrap resamples of the attacked set instead of the
+    per-move limits."""
+    input:
+        script_path("attack"),
+        lib("attack"),
+        events="results/{dataset}/data/test.parquet",
+        scaler="results/{dataset}/data/scaler.json",
+        model="results/{dataset}/runs/run{run}/model.pt",
+    output:
+        adversaries="results/{dataset}/runs/run{run}/attack_calibrated/adversaries.parquet",
+        meta="results/{dataset}/runs/run{run}/attack_calibrated/attack.json",
+    log:
+        "results/{dataset}/logs/calibrated_attack_run{run}.log",
+    conda:
+        "../../envs/conservattack.yaml"
+    threads: 1
+    resources:
+        mem_mb=by_input_size(2000, 10),
+        runtime=by_input_size(120, 5),
+    params:
+        attack=calibrated_attack_config,
         seed=lambda w: run_seed(w, "attack"),
     script:
         "../../scripts/attack.py"

@@ -285,6 +285,7 @@ def checked_config(config: dict, schema_path) -> dict:
 
     schema = yaml.safe_load(Path(schema_path).read_text())
     check_unknown_keys(config, schema)
+    check_calibrated_blocks(config)
     config = with_block_defaults(config, schema)
     validated(config, schema_path)
     config = with_declared_integers(config, schema)
@@ -326,6 +327,22 @@ def _attack_param_blocks(value, path=()):
         yield from _attack_param_blocks(sub, (*path, str(key)))
 
 
+def check_calibrated_blocks(config: dict) -> None:
+    """No attack block of the user's configuration (before the schema's defaults are merged in)
+    gives a per-move limit together with ``constraints: calibrated``: the budgets replace them
+    (docs/method.md section 2.13). The limits the block's defaults bring are dropped later
+    (``without_later_defaults``). A ValueError names the key."""
+    from ..attacks.params import PARAMETERS
+
+    for path, params in _attack_param_blocks(config):
+        if params.get("constraints") == "calibrated":
+            for p in PARAMETERS:
+                if p.of_constraints == "per_move" and p.name in params:
+                    raise ValueError(f"config {path}.{p.name}: a parameter of constraints 'per_move', but {path}."
+                                     f"constraints is 'calibrated' (its budgets come from the sample); leave "
+                                     f"{p.name} out or set constraints: per_move")
+
+
 def check_attack_rules(config: dict) -> None:
     """Every attack block's decision rule fits its parameters: a parameter of the reference rule
     (``n_chunks``) given with the exact rule, a rule option the other rule lacks, or more chunks
@@ -348,6 +365,18 @@ def check_attack_rules(config: dict) -> None:
                 chunks = params.get("n_chunks", BY_NAME["n_chunks"].default)
                 if d and not isinstance(chunks, list) and chunks > d:
                     raise ValueError(f"config {path}.n_chunks: {chunks} chunks for {d} features; at most {d}")
+            constraints = params.get("constraints", BY_NAME["constraints"].default)
+            for p in PARAMETERS:  # (a calibrated block's per-move limits: check_calibrated_blocks, before the merge)
+                if p.of_constraints == "calibrated" != constraints and params.get(p.name, p.default) != p.default:
+                    raise ValueError(f"config {path}.{p.name}: a parameter of constraints '{p.of_constraints}', but "
+                                     f"{path}.constraints is '{constraints}'; leave {p.name} out or set "
+                                     f"constraints: {p.of_constraints}")
+            if constraints == "calibrated":
+                for name, value in (("rule", "exact"), ("use_no_change", True), ("use_disco", False),
+                                    ("optimize_already_fooled", False)):
+                    if params.get(name, BY_NAME[name].default) != value:
+                        raise ValueError(f"config {path}.{name}: constraints: calibrated needs {name}: "
+                                         f"{str(value).lower()} (docs/method.md section 2.13)")
 
 
 def check_rule_comparison(config: dict) -> None:
@@ -357,7 +386,8 @@ def check_rule_comparison(config: dict) -> None:
     schema: integers from 1, no repeats; ``comparison_chunks`` fits them to the features)."""
     for dataset in config.get("datasets", []):
         block = config.get(dataset) or {}
-        if not (block.get("rule_comparison") or {}).get("enabled"):
+        comparison = block.get("rule_comparison") or {}
+        if not comparison.get("enabled"):  # (and the calibrated attack, part of the comparison, is off too)
             continue
         path, params = f"{dataset}.attack.params", block["attack"]["params"]
         rule = params.get("rule", "exact")
@@ -369,6 +399,17 @@ def check_rule_comparison(config: dict) -> None:
             if params.get(name):
                 raise ValueError(f"config {dataset}.rule_comparison.enabled: {path}.{name} is not part of rule "
                                  f"'reference'; set it to false, or enabled: false")
+        calibrated = block["rule_comparison"].get("calibrated") or {}
+        if calibrated.get("enabled"):
+            key = f"{dataset}.rule_comparison.calibrated.enabled"
+            from ..attacks.params import BY_NAME
+
+            needed = {"use_no_change": True, "use_disco": False, "optimize_already_fooled": False}
+            for name, value in needed.items():
+                if params.get(name, BY_NAME[name].default) != value:
+                    raise ValueError(f"config {key}: the calibrated constraints need {path}.{name}: "
+                                     f"{str(value).lower()} (docs/method.md section 2.13); change it, or set {key}: "
+                                     "false")
 
 
 def comparison_chunks(config: dict, dataset: str) -> list[int]:
@@ -394,13 +435,24 @@ def without_later_defaults(config: dict) -> dict:
     """``config`` with the parameters of the decision rules (``rule``, ``n_chunks``), which came
     after results may exist, left out of every attack block that uses the default rule, with their
     defaults: rules re-run when their params change, and these defaults change no number
-    (AttackParams fills them in again). A block with another rule keeps them all."""
-    from ..attacks.params import BY_NAME
+    (AttackParams fills them in again). A block with another rule keeps them all. So are the
+    constraint modes' parameters: ``constraints`` and the calibration's where the block has the
+    per-move limits, and the per-move limits the schema filled in where it is calibrated (a
+    calibrated block must not carry them)."""
+    from ..attacks.params import BY_NAME, PARAMETERS
 
     out = copy.deepcopy(config)
     for _, params in _attack_param_blocks(out):
         if params.get("rule", BY_NAME["rule"].default) == BY_NAME["rule"].default:
             for name in ("rule", "n_chunks"):
+                if params.get(name, BY_NAME[name].default) == BY_NAME[name].default:
+                    params.pop(name, None)
+        if params.get("constraints") == "calibrated":  # the per-move limits the block's defaults brought
+            for p in PARAMETERS:
+                if p.of_constraints == "per_move":
+                    params.pop(p.name, None)
+        else:  # the default mode: its name and the calibration's parameters
+            for name in ["constraints", *(p.name for p in PARAMETERS if p.of_constraints == "calibrated")]:
                 if params.get(name, BY_NAME[name].default) == BY_NAME[name].default:
                     params.pop(name, None)
     return out

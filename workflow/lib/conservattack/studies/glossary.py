@@ -69,6 +69,11 @@ METRIC_MEANINGS: dict[str, str] = {
                              "which the reference rule never checks.",
     "within_chunk_max_shift": "Largest change of a Pearson correlation between two features of the same chunk, "
                               "which the reference rule checks move by move.",
+    # the calibrated attack's columns, in the summary as <metric>_calibrated
+    "jsd_budget_ratio_max": "Largest ratio of a feature's Jensen-Shannon distance to its calibrated budget (at most "
+                            "1 by construction).",
+    "corr_budget_ratio_max": "Largest ratio of a Pearson coefficient's change to its calibrated budget, z times its "
+                             "bootstrap standard deviation (at most 1 by construction).",
 }
 _METHOD_NAMES = {"disco": "DisCo attack (distance-correlation constraint)",
                  "pearson_limited": "Pearson attack on the same limited sizes"}
@@ -79,6 +84,12 @@ def reference_metric_name(metric: str, chunks: int) -> str:
     """The summary's name of ``metric`` under the reference rule with ``chunks`` feature chunks
     (the rule comparison, conservattack.studies.rule_comparison): ``<metric>_reference_c<chunks>``."""
     return f"{metric}_reference_c{int(chunks)}"
+
+
+def calibrated_metric_name(metric: str) -> str:
+    """The summary's name of ``metric`` of the attack under calibrated constraints (the rule
+    comparison's ``calibrated`` setting): ``<metric>_calibrated``."""
+    return f"{metric}_calibrated"
 
 
 def reference_metric(name: str) -> tuple[str, int] | None:
@@ -103,6 +114,10 @@ def metric_meaning(metric: str) -> str:
         inner = inner if inner.startswith(("Jensen", "Frobenius")) else inner[0].lower() + inner[1:]  # names stay
         return (f"Reference rule (the authors' code, emulated) with {k} feature chunk{'' if k == 1 else 's'}, on the "
                 f"same runs, events and parameters{measured}: {inner}")
+    if metric.endswith("_calibrated") and (inner := METRIC_MEANINGS.get(metric[: -len("_calibrated")])):
+        inner = inner if inner.startswith(("Jensen", "Frobenius")) else inner[0].lower() + inner[1:]
+        return ("Calibrated constraints (budgets from bootstrap resamples of the attacked set, docs/method.md "
+                f"section 2.13), on the same runs, events and parameters: {inner}")
     if m := re.fullmatch(r"repeated_misclassification_p_k(\d+)", metric):
         return (f"Poisson p-value of the excess of clean test events flagged by exactly {m.group(1)} of the detector "
                 f"runs over the binomial expectation.")

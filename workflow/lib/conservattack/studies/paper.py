@@ -107,7 +107,8 @@ def paper_number(dataset: str, metric: str) -> tuple[float | None, str]:
     """The paper's number for ``metric`` of ``dataset`` and its statement ((None, "") where it has
     none). A reference-rule row (``<metric>_reference_c<k>``, also ``reported_<metric>_...``, the
     authors' own measure of it) gets the paper's number of ``<metric>``: the paper states one number,
-    made by the authors' code, to set beside both rules."""
+    made by the authors' code, to set beside both rules; so does a calibrated row
+    (``<metric>_calibrated``), to set beside the per-move limits' numbers."""
     numbers = PAPER_NUMBERS.get(dataset, {})
     if metric in numbers:
         return numbers[metric]
@@ -117,6 +118,10 @@ def paper_number(dataset: str, metric: str) -> tuple[float | None, str]:
         if name in numbers:
             value, statement = numbers[name]
             return value, f"{statement} (the paper's {name}, beside either rule)"
+    name = metric.removesuffix("_calibrated")
+    if name != metric and name in numbers:  # the calibrated attack's row
+        value, statement = numbers[name]
+        return value, f"{statement} (the paper's {name}, under its per-move limits)"
     return None, ""
 
 

@@ -2,7 +2,7 @@
 
 The same decisions as the numpy reference ``state.AttackState.move_calibrated``, to the bit: an
 event's features are taken in order, each one's candidates are scored against the statistics as
-the event's earlier moves left them, and the chosen move is applied at once (``cpu._apply_move``,
+the event's earlier moves left them, and the chosen move is applied at once (``cpu.apply_move``,
 the exact running updates). A candidate is admissible when its feature's JSD to the clean
 histogram is within the feature's budget and every coefficient of the moved row of the correlation
 matrix stays within its budget of the clean value; its cost is alpha times the first ratio plus
@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from ..running_stats import compiled_bin_of as _bin_of
-from .cpu import BLOCK, LN2, MAX_BLOCK, SAFETY, _apply_move, _past_rest_of_bin
+from .cpu import BLOCK, LN2, MAX_BLOCK, SAFETY, apply_move, past_rest_of_bin
 from . import structs
 
 # Absolute slack of the row bound: far above the rounding of coefficients of order 1, so a floored
@@ -174,7 +174,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, budgets, prune):
                 if prune and (jr > 1.0 or (found and jsd_cost >= best_cost)):
                     # so does every grid candidate left in bin b: go to the next bin
                     if several_per_bin:
-                        k_idx = _past_rest_of_bin(k_idx, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
+                        k_idx = past_rest_of_bin(k_idx, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
                     else:
                         k_idx += 1
                     continue
@@ -216,7 +216,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, budgets, prune):
                     x_new[k] = x[k]
                 x_new[j] = best_val
                 # x, e and X[i] follow the move; only feature j's own bin is read from old_bins again
-                if _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, True):
+                if apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, True):
                     any_move = True
         if any_move:
             moved += 1

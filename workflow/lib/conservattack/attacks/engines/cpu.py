@@ -18,7 +18,7 @@ Speed comes from exact shortcuts, none of which changes a decision:
   is skipped; candidates come in order of |move| and ties go to the smaller move;
 - a candidate's JSD depends only on the bin it lands in, and grid candidates move monotonically
   through the bins: once one lands in a bin that breaks the JSD limit, the rest of that bin is
-  jumped over (``_past_rest_of_bin``), with the same caveat as the first point;
+  jumped over (``past_rest_of_bin``), with the same caveat as the first point;
 - a second, unpruned pass runs only when the fallback (no ``use_no_change``) is needed.
 """
 
@@ -101,7 +101,7 @@ _frob_lower_bound = njit(cache=True, inline="always")(frob_lower_bound_impl)
 
 
 @njit(cache=True, inline="always")
-def _past_rest_of_bin(k, b, xj, s, mcj, stj, lo_j, hi_j, edges, j, nb):
+def past_rest_of_bin(k, b, xj, s, mcj, stj, lo_j, hi_j, edges, j, nb):
     """The next grid index to scan after candidate ``k`` (``xj + s * (mcj + k * stj)``) landed in
     bin ``b``, which breaks the JSD limit: past every following candidate known to land in bin
     ``b`` too, at most up to the first one that does not. The candidates only move away from
@@ -167,7 +167,7 @@ def _event_sums(x, cm, edges, u2, e, w, A, B, E, old_bins):
 
 
 @njit(cache=True, inline="always")
-def _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, resum):
+def apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, resum):
     """Move event i (current values ``x``, bins ``old_bins``) to ``x_new`` and update the statistics
     (``hist``: ``structs.Histograms``, ``cm``: ``structs.Comoments``) exactly
     (state.AttackState.apply); returns whether anything moved. ``resum``: a touched
@@ -363,7 +363,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, prune):
                             fb_val = xn
                     elif several_per_bin:
                         # every grid candidate in bin b breaks the JSD limit too: go to the next bin
-                        k = _past_rest_of_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
+                        k = past_rest_of_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)
                         continue
                     k += 1
             if not found and need_fallback and fb_cost < math.inf:
@@ -371,7 +371,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, prune):
                 found = True
             x_new[j] = best_val if found else xj
         # ---- apply (state.AttackState.apply)
-        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, True):
+        if apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, True):
             moved += 1
     return moved
 
@@ -410,7 +410,7 @@ def apply_chosen(X, events, X_new, hist, cm, rule):
                 fn = _frob(xv - x[j], e[j], S[j, j], A[j], B[j], E[j], n)
                 keep = jsd <= max_jsd and fn <= max_frob
             x_new[j] = xv if keep else x[j]
-        if _apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, False):
+        if apply_move(X, i, x, x_new, old_bins, new_bins, e, hist, cm, False):
             moved += 1
     return moved
 
