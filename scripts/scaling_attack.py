@@ -22,10 +22,10 @@ with logged(snakemake):
     events = read_parquet(inp.attacked, [*features, LABEL]).iloc[:n]
     X, y = features_and_labels(events, features)
     config = RuleConfig.parse(w.config)
-    params = AttackParams.from_config(config.params(p.attack["params"]), seed=p.seed)
+    params = AttackParams.from_config(config.params(p.attack["params"], p.calibration), seed=p.seed)
     engine = p.attack.get("engine", "auto")
-    if config.rule == "reference" and engine != "numpy":
-        engine = "auto"  # the reference rule's own engine; the block's (cpu, cuda, naive) are the exact rule's
+    if config.rule != "exact" and engine not in ("numpy", "cpu"):
+        engine = "auto"  # the reference rule's own engine, or one with the calibrated constraints (not cuda)
     print(f"{meta['data']}: {config.label}, {n} of {meta['n_attacked']} attacked events, engine {engine}")
     result = attack(load_model(inp.model), X, y, params, progress=True, engine=engine,
                     batch_events=p.attack.get("batch_events", 0))

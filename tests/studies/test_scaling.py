@@ -24,9 +24,34 @@ def test_rule_configurations():
     assert RuleConfig("reference", 4).params({**PARAMS, "rule": "exact"}) == {**PARAMS, "rule": "reference",
                                                                                 "n_chunks": 4}
     assert RuleConfig("exact").params({**PARAMS, "n_chunks": 3}) == {**PARAMS, "rule": "exact"}
-    for bad in (("referense", None), ("exact", 2), ("reference", 0), ("reference", None)):
+    for bad in (("referense", None), ("exact", 2), ("reference", 0), ("reference", None), ("calibrated", 2)):
         with pytest.raises(ValueError):
             RuleConfig(*bad)
+
+
+def test_the_calibrated_setting_replaces_the_per_move_limits():
+    config = rule_configs(["exact", "calibrated"], [1])[1]
+    assert (config.name, config.label, RuleConfig.parse("calibrated")) == ("calibrated", "calibrated constraints",
+                                                                            config)
+    limits = ("max_jsd_single_change", "max_frob_single_change")
+    params = config.params({**PARAMS, "rule": "exact", "n_chunks": 1}, {"resamples": 40, "quantile": 0.8, "z": 2})
+    assert params == {**{k: v for k, v in PARAMS.items() if k not in limits}, "rule": "exact",
+                      "constraints": "calibrated", "calibration_resamples": 40, "calibration_quantile": 0.8,
+                      "calibration_z": 2.0}
+    assert config.params(PARAMS)["calibration_resamples"] == 200  # the parameters' default
+
+
+def test_a_calibrated_row_is_the_calibrated_attack_of_its_subset(small_problem):
+    model, X, y = small_problem
+    configs = rule_configs(["calibrated"], [1])
+    calibration = {"resamples": 30, "quantile": 0.5, "z": 1.0}
+    table = run_scaling(model, X, y, [40, 60, 80, 100, "all"], configs, PARAMS, seed=2, order_seed=3,
+                        engine="cpu", calibration=calibration)
+    assert table["config"].tolist() == ["calibrated"] * 5 and (table["rule"] == "calibrated").all()
+    rows = nested_order(len(X), 3)[:60]
+    p = AttackParams.from_config(configs[0].params(PARAMS, calibration), seed=2)
+    direct = attack(model, X[rows], y[rows], p, progress=False, engine="numpy")
+    assert table.loc[table["size"] == 60, "fooling_ratio"].item() == direct.fooling_ratio
 
 
 @pytest.mark.parametrize("sizes,available,message", [

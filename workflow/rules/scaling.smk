@@ -126,6 +126,7 @@ rule scaling_attack:
         request_gpus=scaling_gpus,
     params:
         attack=scaling_attack_block,
+        calibration=lambda w: scaling_block(w)["calibrated"],
         seed=lambda w: derived_seed(config["seed"], w.dataset, w.folder, "attack"),
     script:
         "../../scripts/scaling_attack.py"

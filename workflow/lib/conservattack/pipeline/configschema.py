@@ -399,17 +399,21 @@ def check_rule_comparison(config: dict) -> None:
             if params.get(name):
                 raise ValueError(f"config {dataset}.rule_comparison.enabled: {path}.{name} is not part of rule "
                                  f"'reference'; set it to false, or enabled: false")
-        calibrated = block["rule_comparison"].get("calibrated") or {}
-        if calibrated.get("enabled"):
-            key = f"{dataset}.rule_comparison.calibrated.enabled"
-            from ..attacks.params import BY_NAME
+        if (block["rule_comparison"].get("calibrated") or {}).get("enabled"):
+            check_calibrated_attack(params, path, f"{dataset}.rule_comparison.calibrated.enabled", "false")
 
-            needed = {"use_no_change": True, "use_disco": False, "optimize_already_fooled": False}
-            for name, value in needed.items():
-                if params.get(name, BY_NAME[name].default) != value:
-                    raise ValueError(f"config {key}: the calibrated constraints need {path}.{name}: "
-                                     f"{str(value).lower()} (docs/method.md section 2.13); change it, or set {key}: "
-                                     "false")
+
+def check_calibrated_attack(params: dict, path: str, key: str, off: str) -> None:
+    """The attack block ``params`` (at ``path``) can run under the calibrated constraints, which a
+    study switches on with ``key`` (turned off by setting it to ``off``); else a ValueError naming
+    both (docs/method.md section 2.13)."""
+    from ..attacks.params import BY_NAME
+
+    needed = {"use_no_change": True, "use_disco": False, "optimize_already_fooled": False}
+    for name, value in needed.items():
+        if params.get(name, BY_NAME[name].default) != value:
+            raise ValueError(f"config {key}: the calibrated constraints need {path}.{name}: {str(value).lower()} "
+                             f"(docs/method.md section 2.13); change it, or set {key}: {off}")
 
 
 def comparison_chunks(config: dict, dataset: str) -> list[int]:
@@ -504,6 +508,10 @@ def check_scaling(config: dict) -> None:
             raise ValueError(f"config {key}.run: run {scaling['run']} does not exist; {dataset}.runs is "
                              f"{block['runs']} (runs 0 to {block['runs'] - 1})")
         params = (scaling["attack"] or {}).get("params") or {}
+        if "calibrated" in scaling["rules"]:
+            path = f"{key}.attack.params" if scaling["attack"] else f"{dataset}.attack.params"
+            check_calibrated_attack(params if scaling["attack"] else block["attack"]["params"], path,
+                                    f"{key}.rules", "a list without calibrated")
         for name in ("rule", "n_chunks"):
             if params.get(name, BY_NAME[name].default) != BY_NAME[name].default:
                 raise ValueError(f"config {key}.attack.params.{name}: set by the study ({key}.rules and "

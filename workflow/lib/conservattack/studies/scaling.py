@@ -1,5 +1,7 @@
 """Size scaling (docs/method.md section 8.7): the attack's fooling ratio, JSD and relative FN
-versus the size of the attacked set, for the exact rule and the reference rule with chunk counts.
+versus the size of the attacked set, for the exact rule, the reference rule with chunk counts,
+and the calibrated constraints (the exact rule with budgets from the subset's own bootstrap,
+docs/method.md section 2.13).
 
 One trained model, one attacked set (the test split's targeted events), put once in a seeded
 random order (``nested_order``); the subset of size n is its first n events, so each size's
@@ -22,10 +24,16 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..attacks.params import RULES, AttackParams
+from ..attacks.params import BY_NAME, RULES, AttackParams
 from .paper import PAPER_NUMBERS
+from .rule_comparison import calibrated_params
 
 MIN_SIZES = 5  # a curve of fewer points says little about a trend
+CALIBRATED = "calibrated"  # the setting of the calibrated constraints, beside the rules
+SETTINGS = (*RULES, CALIBRATED)
+# the calibration where a caller gives none: the attack parameters' defaults
+DEFAULT_CALIBRATION = {"resamples": BY_NAME["calibration_resamples"].default,
+                       "quantile": BY_NAME["calibration_quantile"].default, "z": BY_NAME["calibration_z"].default}
 ALL = "all"  # the size token of the whole attacked set
 METRICS = ("fooling_ratio", "jsd_mean", "relative_fn")  # the figure's panels and the paper's reference lines
 COLUMNS = ["dataset", "standin", "data", "size", "rule", "n_chunks", "config", "fooling_ratio", "n_fooled",
@@ -35,17 +43,18 @@ COLUMNS = ["dataset", "standin", "data", "size", "rule", "n_chunks", "config", "
 
 @dataclass(frozen=True)
 class RuleConfig:
-    """One rule configuration of the study: ``exact``, or ``reference`` with ``n_chunks`` chunks.
-    Its ``name`` (``exact``, ``reference_c4``) names its outputs."""
+    """One rule configuration of the study: ``exact``, ``reference`` with ``n_chunks`` chunks, or
+    ``calibrated`` (the exact rule under the calibrated constraints). Its ``name`` (``exact``,
+    ``reference_c4``, ``calibrated``) names its outputs."""
 
     rule: str
     n_chunks: int | None = None
 
     def __post_init__(self):
-        if self.rule not in RULES:
-            raise ValueError(f"unknown rule {self.rule!r}; expected one of {list(RULES)}")
-        if self.rule == "exact" and self.n_chunks is not None:
-            raise ValueError("the exact rule has no feature chunks")
+        if self.rule not in SETTINGS:
+            raise ValueError(f"unknown rule {self.rule!r}; expected one of {list(SETTINGS)}")
+        if self.rule != "reference" and self.n_chunks is not None:
+            raise ValueError(f"the {self.rule} setting has no feature chunks")
         if self.rule == "reference" and (not isinstance(self.n_chunks, int) or self.n_chunks < 1):
             raise ValueError(f"the reference rule needs n_chunks >= 1, got {self.n_chunks!r}")
 
@@ -55,6 +64,8 @@ class RuleConfig:
 
     @property
     def label(self) -> str:
+        if self.rule == CALIBRATED:
+            return "calibrated constraints"
         if self.n_chunks is None:
             return f"{self.rule} rule"
         return f"{self.rule} rule, {self.n_chunks} chunk{'s' if self.n_chunks > 1 else ''}"
@@ -67,10 +78,14 @@ class RuleConfig:
             return cls(m.group(1), int(m.group(2)))
         return cls(name)
 
-    def params(self, base: Mapping) -> dict:
+    def params(self, base: Mapping, calibration: Mapping | None = None) -> dict:
         """Attack parameters ``base`` (a config ``params`` block) with this rule (and chunks); a
-        rule or chunk count in ``base`` is replaced."""
+        rule or chunk count in ``base`` is replaced. ``calibrated``: the exact rule with
+        ``calibration`` (resamples, quantile, z; default ``DEFAULT_CALIBRATION``) in place of the
+        per-move limits."""
         out = {k: v for k, v in base.items() if k not in ("rule", "n_chunks")}
+        if self.rule == CALIBRATED:
+            return calibrated_params({**out, "rule": "exact"}, calibration or DEFAULT_CALIBRATION)
         out["rule"] = self.rule
         if self.n_chunks is not None:
             out["n_chunks"] = self.n_chunks
@@ -81,7 +96,7 @@ def rule_configs(rules: Sequence[str], n_chunks: Sequence[int]) -> list[RuleConf
     """The study's configurations: the exact rule once, the reference rule once per chunk count,
     in the order given."""
     out = []
-    for rule in rules:
+    for rule in rules:  # (and the calibrated setting)
         if rule == "reference":
             out += [RuleConfig(rule, int(c)) for c in n_chunks]
         else:
@@ -177,11 +192,11 @@ def paper_reference(dataset: str) -> dict[str, float]:
 
 def run_scaling(model, X, y, sizes, configs: Sequence[RuleConfig], params: Mapping, seed: int = 0,
                 order_seed: int = 0, engine: str = "auto", dataset: str = "", standin: bool = False, data: str = "",
-                progress: bool = False) -> pd.DataFrame:
+                progress: bool = False, calibration: Mapping | None = None) -> pd.DataFrame:
     """The study in one call, for an analyst: the attacked set ``X``, ``y`` (already the targeted
     events), put in a random order (``order_seed``), attacked at every size with every
-    configuration and the same ``params`` (a mapping of AttackParams fields; ``seed`` its seed).
-    Returns ``scaling_table`` of the attacks."""
+    configuration and the same ``params`` (a mapping of AttackParams fields; ``seed`` its seed;
+    ``calibration`` that of the ``calibrated`` setting). Returns ``scaling_table`` of the attacks."""
     from ..attacks.api import attack
 
     X, y = np.asarray(X), np.asarray(y)
@@ -192,7 +207,7 @@ def run_scaling(model, X, y, sizes, configs: Sequence[RuleConfig], params: Mappi
         for token in sizes:
             n = size_value(token, len(X))
             rows = order[:n]
-            p = AttackParams.from_config(config.params(params), seed=seed)
+            p = AttackParams.from_config(config.params(params, calibration), seed=seed)
             t0 = time.perf_counter()
             result = attack(model, X[rows], y[rows], p, progress=progress, engine=engine)
             history = result.history
@@ -203,6 +218,6 @@ def run_scaling(model, X, y, sizes, configs: Sequence[RuleConfig], params: Mappi
     return scaling_table(metas)
 
 
-__all__ = ["ALL", "COLUMNS", "METRICS", "MIN_SIZES", "RuleConfig", "attack_row", "check_sizes", "nested_order",
+__all__ = ["ALL", "CALIBRATED", "COLUMNS", "DEFAULT_CALIBRATION", "METRICS", "MIN_SIZES", "SETTINGS", "RuleConfig", "attack_row", "check_sizes", "nested_order",
            "paper_reference", "rule_configs", "run_scaling", "scaling_table", "size_errors", "size_tokens",
            "size_value"]
