@@ -114,7 +114,7 @@ rule scaling_attack:
         "results/{dataset}/logs/{folder}_attack_{config}_n{size}.log",
     wildcard_constraints:
         folder="scaling|scaling_stand-in",
-        config=r"exact|reference_c\d+",
+        config=r"exact|reference_c\d+|calibrated",
         size=r"\d+|all",
     conda:
         "../../envs/conservattack.yaml"
