@@ -27,7 +27,7 @@ from conservattack.studies.detection import operating_point
 from conservattack.studies.glossary import metric_meaning
 from conservattack.studies.paper import (PAPER_NUMBERS, detector_extras, disco_per_run, real_vs_simulated_per_run,
                                          summary_table)
-from conservattack.studies.rule_comparison import SUMMARY_METRICS, comparison_per_run
+from conservattack.studies.rule_comparison import CALIBRATED_METRICS, SUMMARY_METRICS, comparison_per_run
 from paths import ROOT
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -144,9 +144,11 @@ def summary_metrics() -> set[str]:
     repeated = pd.DataFrame({"k": [0, 1, 2], "p_value": [1.0, 0.5, 0.01], "z_value": [0.0, 0.0, 2.3]})
     acceptance = pd.DataFrame({"threshold": [0.8, 0.8], "sample": ["simulated", "real"], "mean": [0.8, 0.7]})
     names |= set(detector_extras(repeated, acceptance))
-    comparison = pd.DataFrame({"run": [0, 0], "rule": ["reference"] * 2, "n_chunks": [1, 4],
-                               **{m: [0.1, 0.2] for m in SUMMARY_METRICS}})
+    comparison = pd.DataFrame({"run": [0, 0, 0], "rule": ["reference"] * 2 + ["exact"], "n_chunks": [1, 4, None],
+                               "constraints": ["per_move"] * 2 + ["calibrated"],
+                               **{m: [0.1, 0.2, 0.3] for m in {*SUMMARY_METRICS, *CALIBRATED_METRICS}}})
     names |= set(comparison_per_run(comparison))
+    assert {"fooling_ratio_calibrated", "corr_budget_ratio_max_calibrated"} <= names
     return names - {"run"}
 
 

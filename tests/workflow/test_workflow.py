@@ -88,7 +88,7 @@ def test_outputs_of_the_small_run(done_run):
     # the rule comparison (runs: 1; the Donut's two features are one chunk): run 0's attack again
     # under the reference rule, on the same events with the same parameters and seed
     comparison = pd.read_csv(d / "rule_comparison.csv")
-    assert comparison.setting.tolist() == ["exact", "reference, 1 chunk"] and (comparison.run == 0).all()
+    assert comparison.setting.tolist() == ["exact", "reference, 1 chunk", "calibrated"] and (comparison.run == 0).all()
     assert comparison.fooling_ratio[0] == pytest.approx(per_run.fooling_ratio[0], rel=1e-5)
     exact, reference = (json.loads((d / "runs" / "run0" / folder / "attack.json").read_text())
                         for folder in ("attack", "attack_reference/chunks1"))
@@ -98,6 +98,19 @@ def test_outputs_of_the_small_run(done_run):
     assert rows.loc["fooling_ratio_reference_c1", "n_runs"] == 1 and rows.loc["fooling_ratio_reference_c1", "paper"] == \
         pytest.approx(0.354)
     assert rows.loc["relative_fn_reference_c1", "ours_mean"] == pytest.approx(comparison.relative_fn[1], abs=1e-6)
+    # and once more under the calibrated constraints: the same grid, weights and seed, no per-move limits,
+    # the budgets written with it and never exceeded
+    calibrated = json.loads((d / "runs" / "run0" / "attack_calibrated" / "attack.json").read_text())
+    mode = ("max_jsd_single_change", "max_frob_single_change", "constraints", "calibration_")
+
+    def shared(params):  # (a record holds every parameter; these differ between the modes)
+        return {k: v for k, v in params.items() if not k.startswith(mode)}
+
+    assert shared(calibrated["params"]) == shared(exact["params"])
+    assert calibrated["params"]["constraints"] == "calibrated" and calibrated["budgets"]["resamples"] == 50
+    assert len(calibrated["budgets"]["jsd"]) == 2 and calibrated["final"]["jsd_budget_ratio_max"] <= 1 + 1e-9
+    assert comparison.corr_budget_ratio_max[2] == pytest.approx(calibrated["final"]["corr_budget_ratio_max"], rel=1e-5)
+    assert rows.loc["fooling_ratio_calibrated", "ours_mean"] == pytest.approx(comparison.fooling_ratio[2], abs=1e-6)
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
 
 
@@ -153,6 +166,8 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
         "summary": 1, "all": 1, "record_config": 1,
         # and the rule comparison's reference-rule attack of run 0, with the same parameters
         "reference_attack": 1, "rule_comparison": 1, "plot_rule_comparison": 1,
+        # and its calibrated attack, whose grid and weights are the same block's
+        "calibrated_attack": 1,
         # the attack's adversaries are also adversarial training's test adversaries (test_attack: null)
         "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1}
 
@@ -196,7 +211,8 @@ def test_bad_config_stops_before_any_rule(tmp_path, edit, expected):
     elif edit.startswith("datasets"):
         text = text.replace("datasets: [donut]", edit)
     elif edit.startswith("rule_comparison"):
-        text = text.replace("rule_comparison: {enabled: true, runs: 1}", edit)
+        text = text.replace("rule_comparison: {enabled: true, runs: 1, calibrated: {enabled: true, resamples: 50}}",
+                            edit)
     else:
         text = text.replace("\n  training: {max_epochs: 20,", "\n  training: {max_epochs: four,")
     cfg.write_text(text)
