@@ -2,7 +2,8 @@
 detector and repeated misclassification (``detection``), the analyst's verdict (``verdict``), the
 restricted attack (``restricted``), adversarial training (``adversarial_training``), distance
 correlation with limited data (``disco``, study 9), size scaling of the attacked set
-(``scaling``), the paper's numbers (``paper``) and what each metric of the summary measures
+(``scaling``), the validation of an attack against an independent sample
+(``validation``), the paper's numbers (``paper``) and what each metric of the summary measures
 (``glossary``)."""
 
 from .._lazy import lazy_exports
@@ -23,6 +24,8 @@ _EXPORTS = {
     "metric_meaning": "glossary",
     "run_scaling": "scaling",
     "scaling_table": "scaling",
+    "validate": "validation",
+    "validate_pair": "validation",
 }
 
 __all__ = sorted(_EXPORTS)
