@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from conservattack.studies.validation import validation_verdict
 from conservattack.studies.verdict import verdict
 from conservattack.data.io import read_json
 from conservattack.pipeline.runlog import logged
@@ -30,5 +31,7 @@ with logged(snakemake):
         consistency = {"rate_real": float(first.rate_real), "rate_sim": float(first.rate_sim),
                        "p_value": float(first.p_value), "consistent": bool(first.consistent), "test": first.test}
         text = verdict(float(fr.mean()), snakemake.params.budget, consistency=consistency)
+    if snakemake.input.validation:  # <dataset>.validation.enabled: the attack study's adversaries
+        text += validation_verdict(pd.read_csv(snakemake.input.validation), snakemake.params.validation_level) + "\n"
     Path(snakemake.output[0]).write_text(header + text + "\n")
     print(header + text)

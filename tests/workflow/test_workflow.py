@@ -4,6 +4,7 @@ incremental re-runs (a library edit and a config change re-run exactly the depen
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -111,7 +112,40 @@ def test_outputs_of_the_small_run(done_run):
     assert len(calibrated["budgets"]["jsd"]) == 2 and calibrated["final"]["jsd_budget_ratio_max"] <= 1 + 1e-9
     assert comparison.corr_budget_ratio_max[2] == pytest.approx(calibrated["final"]["corr_budget_ratio_max"], rel=1e-5)
     assert rows.loc["fooling_ratio_calibrated", "ours_mean"] == pytest.approx(comparison.fooling_ratio[2], abs=1e-6)
+    # every attack validated against the validation split's events of the attacked classes
+    validation = pd.read_csv(d / "validation.csv")
+    assert validation[["run", "attack"]].values.tolist() == [[0, "attack"], [1, "attack"],
+                                                            [0, "attack_reference/chunks1"]]
+    for folder in ("attack", "attack_reference/chunks1"):
+        table = pd.read_csv(d / "runs" / "run0" / folder / "validation.csv")
+        assert table[["item", "test"]].values.tolist() == [["x1", "chi2"], ["x1", "ks"], ["x2", "chi2"], ["x2", "ks"],
+                                                          ["x1|x2", "pull"]]
+        record = json.loads((d / "runs" / "run0" / folder / "validation.json").read_text())
+        assert record["n_attacked"] == json.loads((d / "runs" / "run0" / folder / "attack.json").read_text())[
+            "n_targeted"] and record["n_independent"] >= 30 and '"versions"' in json.dumps(record)
+        assert (d / "runs" / "run0" / folder / "validation.png").stat().st_size > 1000
+    assert "Validation against an independent sample" in (d / "verdict.md").read_text()
     assert planned_jobs(done_run, "--configfile", ".test/config.yaml") == {}
+
+
+def test_a_bad_independent_sample_stops_the_validation_naming_it_and_writes_nothing(done_run, tmp_path):
+    wd = copy_workflow(tmp_path)
+    shutil.copytree(done_run / "results", wd / "results")
+    shutil.copytree(done_run / ".snakemake", wd / ".snakemake")
+    d = wd / "results" / "donut"
+    val = d / "data" / "val.parquet"
+    out = d / "runs" / "run0" / "attack"
+    target = "results/donut/runs/run0/attack/validation.csv"
+    for edit, expected in (
+            (lambda df: df.drop(columns=["x2"]), "results/donut/data/val.parquet (independent sample): no column 'x2'"),
+            (lambda df: df.iloc[:20], "event(s), fewer than num_bins = 30")):
+        stat = val.stat()
+        pd.read_parquet(done_run / "results" / "donut" / "data" / "val.parquet").pipe(edit).to_parquet(val)
+        os.utime(val, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # no re-training: only the validation is forced
+        proc = smk(wd, "--configfile", ".test/config.yaml", target, "--force", check=False)
+        log = (d / "logs" / "validate_attack_run0_attack.log").read_text()
+        assert proc.returncode != 0 and expected in log, log[-2000:]
+        assert not [f for f in out.glob("validation.*")], "nothing partial is written"
 
 
 def test_every_rule_lists_its_script_and_library_modules_as_inputs():
@@ -169,7 +203,9 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
         # and its calibrated attack, whose grid and weights are the same block's
         "calibrated_attack": 1,
         # the attack's adversaries are also adversarial training's test adversaries (test_attack: null)
-        "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1}
+        "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1,
+        # every attack's validation, their table and the verdict that reads it
+        "validate_attack": 3, "validation_summary": 1, "verdict": 1}
 
 
 def test_adversarial_training_resumes_and_extends_without_redoing_iterations(done_run, tmp_path):

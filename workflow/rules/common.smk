@@ -348,6 +348,7 @@ def all_outputs():
         )
         if scaling_enabled(d):  # workflow/rules/scaling.smk
             out += scaling_outputs(d)
+        out += validation_outputs(d)  # workflow/rules/validation.smk
     return out
 
 

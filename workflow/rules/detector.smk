@@ -207,6 +207,7 @@ rule verdict:
         per_run="results/{dataset}/detector/metrics_per_run.csv",
         meta="results/{dataset}/detector/detector.json",
         real_vs_sim="results/{dataset}/detector/real_vs_simulated.csv",
+        validation=study_inputs(validation_enabled, "results/{dataset}/validation.csv"),
     output:
         report(
             "results/{dataset}/verdict.md",
@@ -227,5 +228,6 @@ rule verdict:
         numbers=report_numbers,
         budget=lambda w: ds(w)["verdict"]["systematics_budget"],
         dataset=lambda w: w.dataset,
+        validation_level=lambda w: ds(w)["validation"]["level"],
     script:
         "../../scripts/verdict.py"

@@ -24,7 +24,7 @@ only from the ones above it in this list (tests/pipeline/test_layout.py checks i
 - ``studies``: what the studies compute from attacks and models: ``cross_run``, ``detection``,
   ``verdict``, ``restricted``, ``adversarial_training``, ``disco`` (study 9), ``scaling`` (size
   scaling), ``validation`` (an attack against an independent sample), ``paper`` (the paper's numbers), ``glossary`` (what each summary metric measures).
-- ``plots``: the figures (``style``, ``figures``, ``disco``, ``scaling``).
+- ``plots``: the figures (``style``, ``figures``, ``disco``, ``scaling``, ``validation``).
 - ``pipeline``: what only the Snakemake rules use: ``configschema``, ``deps``, ``runlog``,
   ``provenance``, ``seeds``, ``attack_inputs``, ``report``, ``custom_config``.
 - ``bench``: ``python -m conservattack.bench`` (engines and distance-correlation benchmarks).

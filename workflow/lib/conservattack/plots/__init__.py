@@ -1,5 +1,6 @@
 """Figures in mplhep style, written as PNG and PDF: ``style`` (colours, ``save``), ``figures``
-(the attack and detector studies), ``disco`` (study 9), ``scaling`` (size scaling)."""
+(the attack and detector studies), ``disco`` (study 9), ``scaling`` (size scaling), ``validation``
+(an attack against an independent sample)."""
 
 from .._lazy import lazy_exports
 

@@ -25,7 +25,8 @@ from scipy import stats
 from ..attacks.running_stats import bin_edges
 
 __all__ = ["MIN_EXPECTED", "PULL_LIMIT", "TESTS", "attack_edges", "check_independent", "correlation_bootstrap",
-           "histogram_chi2", "histograms", "merge_bins", "pulls", "summary_line", "validate", "validate_pair"]
+           "histogram_chi2", "histograms", "merge_bins", "pulls", "summary_line", "summary_row", "validate",
+           "validate_pair", "validation_verdict"]
 
 # a merged bin's smallest expected count under the pooled hypothesis
 MIN_EXPECTED = 5.0
@@ -241,3 +242,46 @@ def summary_line(summary: dict) -> str:
         parts.append(f"{what}: clean {c[f'{test}_failing']}/{c[f'{test}_tested']}, "
                      f"adversarial {a[f'{test}_failing']}/{a[f'{test}_tested']}")
     return "; ".join(parts)
+
+
+def summary_row(summary: dict) -> dict:
+    """One attack's summary as a flat row: per test, failing / tested / fraction, clean and adversarial."""
+    row = {"n_attacked": summary["n_attacked"], "n_independent": summary["n_independent"]}
+    for test in TESTS:
+        for which in ("clean", "adversarial"):
+            s = summary[which]
+            row[f"{test}_failing_{which}"] = s[f"{test}_failing"]
+            row[f"{test}_tested_{which}"] = s[f"{test}_tested"]
+            row[f"{test}_fail_fraction_{which}"] = s[f"{test}_fail_fraction"]
+    return row
+
+
+def validation_verdict(table: pd.DataFrame, level: float, attack: str = "attack") -> str:
+    """The verdict's sentence: do the adversaries of ``attack`` (a folder of the per-dataset
+    validation table) fail the standard checks more often than the clean simulation does?
+
+    Per test, the failing features (correlations for the pulls) are pooled over runs. The
+    adversaries fail "more often" when their pooled fraction exceeds the clean one by more than
+    two binomial standard deviations of the difference, sqrt(f (1 - f) (1/n_clean + 1/n_adv))
+    with f the fraction of both pooled (runs share the independent sample, so this is a guide,
+    not a test); otherwise "at about the clean rate"."""
+    t = table[table.attack == attack]
+    if t.empty:
+        return f"- Validation against an independent sample: no `{attack}` attack was validated."
+    parts, worse = [], []
+    for test, what in (("chi2", "chi-square"), ("ks", "KS"), ("pull", "correlation pulls")):
+        fc, tc = t[f"{test}_failing_clean"].sum(), t[f"{test}_tested_clean"].sum()
+        fa, ta = t[f"{test}_failing_adversarial"].sum(), t[f"{test}_tested_adversarial"].sum()
+        if not tc or not ta:
+            continue
+        pooled = (fc + fa) / (tc + ta)
+        sigma = np.sqrt(pooled * (1 - pooled) * (1 / tc + 1 / ta))
+        more = fa / ta - fc / tc > 2 * sigma
+        if more:
+            worse.append(what)
+        parts.append(f"{what} {fa / ta:.3f} ({int(fa)}/{int(ta)}) vs clean {fc / tc:.3f} ({int(fc)}/{int(tc)})")
+    how = (f"**more often** than the clean simulation does ({', '.join(worse)})" if worse
+           else "at about the clean rate")
+    return (f"- Validation against an independent sample (validation split, attacked classes; {len(t)} runs): "
+            f"the adversaries fail the standard checks {how}. Fraction failing (p < {level:g}; pulls: |pull| > "
+            f"{PULL_LIMIT:g}), adversarial vs clean: " + "; ".join(parts) + ".")
