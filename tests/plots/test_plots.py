@@ -45,3 +45,33 @@ def test_repeated_misclassification_marks_each_significant_bin_with_its_z():
     sig = table[table.significant]
     assert texts == [f"{z:.1f}$\\sigma$" for z in sig.z_value] and len(sig) >= 1
     plt.close("all")
+
+
+def test_marginal_ratio_panels_carry_the_poisson_uncertainty_of_both_histograms():
+    ratio, sigma = plots.ratio_with_uncertainty([4, 9, 0, 5], [1, 9, 3, 0])
+    np.testing.assert_allclose(ratio[:3], [4, 1, 0])
+    np.testing.assert_allclose(sigma[:2], [4 * np.sqrt(1 / 4 + 1), np.sqrt(2 / 9)])
+    assert np.isnan(sigma[2]) and np.isnan(ratio[3]) and np.isnan(sigma[3])
+    rng = np.random.default_rng(0)
+    clean = rng.normal(size=(2000, 1))
+    fig = plots.marginals(clean, clean + 0.01, ["x"], [0.01], 20)
+    bottom = fig.axes[1]
+    bars = [c for c in bottom.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(bars) == 1 and bars[0].has_yerr  # error bars, one per bin with counts
+    plt.close("all")
+
+
+def test_validation_figure_shows_both_p_value_distributions_and_pull_matrices():
+    from conservattack.plots.validation import pull_matrix, validation
+    from conservattack.studies.validation import attack_edges, validate_pair
+
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(500, 3)), rng.normal(size=(600, 3))
+    table, summary = validate_pair(X, X + 0.3, Y, attack_edges(X, 10), resamples=20, seed=0, features=list("abc"))
+    M = pull_matrix(table, list("abc"), "adversarial")
+    t = table.set_index(["item", "test"])
+    assert M[0, 2] == M[2, 0] == t.loc[("a|c", "pull"), "statistic_adversarial"] and np.isnan(M[1, 1])
+    fig = validation(table, summary, list("abc"))
+    legends = [t.get_text() for ax in fig.axes[:2] for t in ax.get_legend().get_texts()]
+    assert any(s.startswith("clean") for s in legends) and any(s.startswith("adversarial") for s in legends)
+    plt.close("all")

@@ -15,7 +15,7 @@ from .style import ADV, CLEAN, FOOL, SIG, plt, save, subsample
 
 __all__ = ["ATTACK_METRICS", "acceptance_curves", "adversarial_training", "correlation_matrices", "cross_run_matrix",
            "detector_point_clouds", "fooling_vs_iteration", "jsd_extremes", "marginals", "metrics_per_run",
-           "point_clouds", "repeated_misclassification", "save"]
+           "point_clouds", "ratio_with_uncertainty", "repeated_misclassification", "save"]
 
 
 def point_clouds(signal, clean, adv, fooled, features: Sequence[str], unit: str = "a.u.", n_max=4000, seed: int = 0):
@@ -55,9 +55,22 @@ def jsd_extremes(jsd, X_clean) -> tuple[np.ndarray, list[str] | None]:
     return order[[0, len(order) // 2, -1]], ["min JSD", "median JSD", "max JSD"]
 
 
+def ratio_with_uncertainty(h_num, h_den):
+    """The ratio of two histograms of equal totals, bin by bin, and its statistical uncertainty from
+    the Poisson uncertainties of both counts, sigma_r = r sqrt(1/a + 1/c) (a, c the counts; the
+    two are treated as independent, which overstates it where the sets share events). NaN where a
+    count is zero (for the uncertainty) or the denominator is (for both)."""
+    a, c = np.asarray(h_num, np.float64), np.asarray(h_den, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(c > 0, a / c, np.nan)
+        sigma = np.where((a > 0) & (c > 0), ratio * np.sqrt(1 / a + 1 / c), np.nan)
+    return ratio, sigma
+
+
 def marginals(clean, adv, features: Sequence[str], jsd, num_bins: int, units: Sequence[str] | None = None,
               signal=None, titles: Sequence[str] | None = None):
-    """Clean vs adversarial marginals with ratio panels, in the attack's bins (physical units).
+    """Clean vs adversarial marginals with ratio panels, in the attack's bins (physical units); the
+    ratio's error bars are the Poisson uncertainties of both counts (``ratio_with_uncertainty``).
 
     ``units`` per feature ("" for none); arbitrary units ("a.u.") when not given."""
     k = len(features)
@@ -78,9 +91,9 @@ def marginals(clean, adv, features: Sequence[str], jsd, num_bins: int, units: Se
         top.legend(title=f"JSD = {jsd[c]:.4f}", fontsize=13, title_fontsize=13)
         if titles is not None:
             top.set_title(titles[c], fontsize=16)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(h_clean > 0, h_adv / h_clean, np.nan)
-        bottom.plot((edges[1:] + edges[:-1]) / 2, ratio, "o", ms=3, color=ADV)
+        ratio, sigma = ratio_with_uncertainty(h_adv, h_clean)
+        bottom.errorbar((edges[1:] + edges[:-1]) / 2, ratio, yerr=sigma, fmt="o", ms=3, color=ADV, elinewidth=1,
+                        capsize=0)
         bottom.axhline(1.0, color="k", lw=1)
         bottom.set_ylim(0.5, 1.5)
         bottom.set_ylabel("adv. / clean")
