@@ -159,3 +159,26 @@ def test_an_independent_sample_too_small_or_missing_a_feature_is_refused():
     X = np.random.default_rng(0).normal(size=(100, 2))
     with pytest.raises(ValueError, match="fewer than num_bins = 50"):
         validate(X, X[:20], attack_edges(X, 50), resamples=5)
+
+
+def _per_dataset(fail_clean, fail_adv, tested=30, runs=3):
+    rows = []
+    for r in range(runs):
+        row = {"run": r, "attack": "attack"}
+        for test in ("chi2", "ks", "pull"):
+            row |= {f"{test}_failing_clean": fail_clean, f"{test}_tested_clean": tested,
+                    f"{test}_failing_adversarial": fail_adv, f"{test}_tested_adversarial": tested}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_the_verdict_says_whether_adversaries_fail_more_often_than_clean_simulation():
+    from conservattack.studies.validation import validation_verdict
+
+    same = validation_verdict(_per_dataset(2, 3), 0.05)
+    assert "at about the clean rate" in same and "0.033 (3/90) vs clean 0.022 (2/90)" not in same
+    assert "chi-square 0.100 (9/90) vs clean 0.067 (6/90)" in same and "3 runs" in same
+    worse = validation_verdict(_per_dataset(2, 12), 0.05)
+    assert "**more often** than the clean simulation does (chi-square, KS, correlation pulls)" in worse
+    assert "no `attack_reference/chunks1` attack" in validation_verdict(_per_dataset(1, 1), 0.05,
+                                                                         attack="attack_reference/chunks1")
