@@ -32,6 +32,6 @@ with logged(snakemake):
                        "p_value": float(first.p_value), "consistent": bool(first.consistent), "test": first.test}
         text = verdict(float(fr.mean()), snakemake.params.budget, consistency=consistency)
     if snakemake.input.validation:  # <dataset>.validation.enabled: the attack study's adversaries
-        text += validation_verdict(pd.read_csv(snakemake.input.validation), snakemake.params.validation_level) + "\n"
+        text += validation_verdict(pd.read_csv(snakemake.input.validation[0]), snakemake.params.validation_level) + "\n"
     Path(snakemake.output[0]).write_text(header + text + "\n")
     print(header + text)
