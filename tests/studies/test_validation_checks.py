@@ -182,3 +182,12 @@ def test_the_verdict_says_whether_adversaries_fail_more_often_than_clean_simulat
     assert "**more often** than the clean simulation does (chi-square, KS, correlation pulls)" in worse
     assert "no `attack_reference/chunks1` attack" in validation_verdict(_per_dataset(1, 1), 0.05,
                                                                          attack="attack_reference/chunks1")
+
+
+def test_an_attack_that_moves_nothing_gets_the_clean_numbers_exactly():
+    rng = np.random.default_rng(2)
+    X, Y = _gaussians(rng, 800), _gaussians(rng, 900)
+    table, summary = validate_pair(X, X.copy(), Y, attack_edges(X, 20), resamples=50, seed=4, features=list("abc"))
+    for col in ("statistic", "p_value", "fails"):
+        assert table[f"{col}_clean"].equals(table[f"{col}_adversarial"])
+    assert summary["clean"] == summary["adversarial"]

@@ -81,9 +81,8 @@ rule validate_attack:
     params:
         validation=lambda w: ds(w)["validation"],
         num_bins_key=lambda w: f"{w.dataset}.attack.params.num_bins",
-        seed=lambda w: derived_seed(
-            config["seed"], w.dataset, "validation", w.folder, int(w.run)
-        ),
+        # one seed per run: every attack of a run shares the clean and independent bootstraps
+        seed=lambda w: derived_seed(config["seed"], w.dataset, "validation", int(w.run)),
     script:
         "../../scripts/validate_attack.py"
 

@@ -214,7 +214,8 @@ def validate(sample, independent, edges, resamples: int = 200, seed: int = 0, le
 def validate_pair(clean, adversarial, independent, edges, resamples: int = 200, seed: int = 0, level: float = 0.05,
                   features: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
     """``validate`` of the clean and of the adversarial set against the same independent sample, with
-    one bootstrap of the independent sample for both. Returns one table, a row per item and test
+    one bootstrap of the independent sample for both and the same resampled event indices for the
+    two sets (they hold the same events, moved or not). Returns one table, a row per item and test
     with the columns of ``validate`` suffixed ``_clean`` and ``_adversarial``, and the summary
     ``{"clean": ..., "adversarial": ..., "n_attacked", "n_independent", "level", "resamples"}``."""
     features = list(features) if features is not None else [f"x{j}" for j in range(np.shape(clean)[1])]
@@ -223,8 +224,10 @@ def validate_pair(clean, adversarial, independent, edges, resamples: int = 200, 
     C_i, s_i = correlation_bootstrap(indep, resamples, _rng(seed, 0))
     h_indep = histograms(indep, edges)
     parts = {}
-    for stream, (name, X) in enumerate((("clean", clean), ("adversarial", adversarial)), start=1):
-        parts[name] = _table(X, features, edges, h_indep, indep, C_i, s_i, resamples, _rng(seed, stream), level)
+    # the two sets hold the same events: the same resamples (stream 1) for both, so that identical
+    # sets get identical rows and a difference between them comes from the attack's moves alone
+    for name, X in (("clean", clean), ("adversarial", adversarial)):
+        parts[name] = _table(X, features, edges, h_indep, indep, C_i, s_i, resamples, _rng(seed, 1), level)
     table = parts["clean"].merge(parts["adversarial"], on=["item", "test"], suffixes=("_clean", "_adversarial"))
     summary = {"clean": _summary(parts["clean"]), "adversarial": _summary(parts["adversarial"]),
                "n_attacked": int(np.shape(clean)[0]), "n_independent": int(indep.shape[0]),
