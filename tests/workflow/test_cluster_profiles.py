@@ -49,7 +49,7 @@ CPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversa
                "plot_attack_run", "plot_runs", "plot_restricted", "plot_detector", "plot_detector_point_clouds",
                "plot_augmentation", "plot_adversarial_training", "plot_disco", "record_config",
                "scaling_standin_data", "scaling_data", "scaling_table", "plot_scaling", "rule_comparison",
-               "plot_rule_comparison"}
+               "plot_rule_comparison", "validate_attack", "validation_summary"}
 
 
 def cuda_attack_rules() -> set[str]:
