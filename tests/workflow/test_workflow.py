@@ -115,8 +115,8 @@ def test_outputs_of_the_small_run(done_run):
     # every attack validated against the validation split's events of the attacked classes
     validation = pd.read_csv(d / "validation.csv")
     assert validation[["run", "attack"]].values.tolist() == [[0, "attack"], [1, "attack"],
-                                                            [0, "attack_reference/chunks1"]]
-    for folder in ("attack", "attack_reference/chunks1"):
+                                                            [0, "attack_reference/chunks1"], [0, "attack_calibrated"]]
+    for folder in ("attack", "attack_reference/chunks1", "attack_calibrated"):
         table = pd.read_csv(d / "runs" / "run0" / folder / "validation.csv")
         assert table[["item", "test"]].values.tolist() == [["x1", "chi2"], ["x1", "ks"], ["x2", "chi2"], ["x2", "ks"],
                                                           ["x1|x2", "pull"]]
@@ -205,7 +205,7 @@ def test_config_change_reruns_only_affected_rules(done_run, tmp_path):
         # the attack's adversaries are also adversarial training's test adversaries (test_attack: null)
         "adversarial_training_evaluate": 2, "adversarial_training_metrics": 1, "plot_adversarial_training": 1,
         # every attack's validation, their table and the verdict that reads it
-        "validate_attack": 3, "validation_summary": 1, "verdict": 1}
+        "validate_attack": 4, "validation_summary": 1, "verdict": 1}
 
 
 def test_adversarial_training_resumes_and_extends_without_redoing_iterations(done_run, tmp_path):

@@ -1,11 +1,11 @@
 # Validation of every attack against an independent sample (docs/method.md section 9): per attack
-# folder (the attack study's, the rule comparison's reference-rule attacks), the clean and the
+# folder (the attack study's, the rule comparison's reference-rule and calibrated attacks), the clean and the
 # adversarial set against the validation split's events of the attacked classes; per dataset, the
 # table of all of them (read by the verdict).
 
 # the attack folders under results/<dataset>/runs/run<r>/ that hold an attack to validate; a new
-# kind of attack (e.g. calibrated constraints) adds its folder here and in validated_attacks
-VALIDATED_FOLDERS = r"attack|attack_reference/chunks\d+"
+# kind of attack adds its folder here and in validated_attacks
+VALIDATED_FOLDERS = r"attack|attack_reference/chunks\d+|attack_calibrated"
 
 
 def validation_enabled(dataset):
@@ -14,7 +14,7 @@ def validation_enabled(dataset):
 
 def validated_attacks(dataset):
     """(run, folder) of every attack of the dataset that is validated: each run's attack, and the
-    reference-rule attacks of the rule comparison."""
+    reference-rule and calibrated attacks of the rule comparison."""
     out = [(r, "attack") for r in runs(dataset)]
     if rule_comparison_enabled(dataset):
         for k in comparison_chunks(config, dataset):
@@ -22,6 +22,8 @@ def validated_attacks(dataset):
                 (r, f"attack_reference/chunks{k}")
                 for r in comparison_runs(config, dataset)
             ]
+        if calibrated_comparison_enabled(dataset):
+            out += [(r, "attack_calibrated") for r in comparison_runs(config, dataset)]
     return out
 
 
