@@ -142,7 +142,7 @@ def test_a_bad_independent_sample_stops_the_validation_naming_it_and_writes_noth
         stat = val.stat()
         pd.read_parquet(done_run / "results" / "donut" / "data" / "val.parquet").pipe(edit).to_parquet(val)
         os.utime(val, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # no re-training: only the validation is forced
-        proc = smk(wd, "--configfile", ".test/config.yaml", target, "--force", check=False)
+        proc = smk(wd, target, "--force", "--configfile", ".test/config.yaml", check=False)
         log = (d / "logs" / "validate_attack_run0_attack.log").read_text()
         assert proc.returncode != 0 and expected in log, log[-2000:]
         assert not [f for f in out.glob("validation.*")], "nothing partial is written"

@@ -523,3 +523,46 @@ def scaling_gpus(wildcards):
     reference rule runs on the CPU, see scripts/scaling_attack.py)."""
     cuda = scaling_attack_block(wildcards).get("engine") == "cuda"
     return 1 if cuda and wildcards.config == "exact" else 0
+
+
+# Validation of every attack against an independent sample (workflow/rules/validation.smk,
+# docs/method.md section 9).
+# the attack folders under results/<dataset>/runs/run<r>/ that hold an attack to validate; a new
+# kind of attack adds its folder here and in validated_attacks
+VALIDATED_FOLDERS = r"attack|attack_reference/chunks\d+|attack_calibrated"
+
+
+def validation_enabled(dataset):
+    return config[dataset].get("validation", {}).get("enabled", False)
+
+
+def validated_attacks(dataset):
+    """(run, folder) of every attack of the dataset that is validated: each run's attack, and the
+    reference-rule and calibrated attacks of the rule comparison."""
+    out = [(r, "attack") for r in runs(dataset)]
+    if rule_comparison_enabled(dataset):
+        for k in comparison_chunks(config, dataset):
+            out += [
+                (r, f"attack_reference/chunks{k}")
+                for r in comparison_runs(config, dataset)
+            ]
+        if calibrated_comparison_enabled(dataset):
+            out += [(r, "attack_calibrated") for r in comparison_runs(config, dataset)]
+    return out
+
+
+def validation_files(dataset, name):
+    return [
+        f"results/{dataset}/runs/run{r}/{folder}/{name}"
+        for r, folder in validated_attacks(dataset)
+    ]
+
+
+def validation_outputs(dataset):
+    """The default targets of the validation: every attack's files and the dataset's table."""
+    if not validation_enabled(dataset):
+        return []
+    out = [f"results/{dataset}/validation.csv"]
+    for name in ("validation.csv", "validation.json", "validation.png"):
+        out += validation_files(dataset, name)
+    return out

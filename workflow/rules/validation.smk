@@ -1,47 +1,7 @@
 # Validation of every attack against an independent sample (docs/method.md section 9): per attack
 # folder (the attack study's, the rule comparison's reference-rule and calibrated attacks), the clean and the
 # adversarial set against the validation split's events of the attacked classes; per dataset, the
-# table of all of them (read by the verdict).
-
-# the attack folders under results/<dataset>/runs/run<r>/ that hold an attack to validate; a new
-# kind of attack adds its folder here and in validated_attacks
-VALIDATED_FOLDERS = r"attack|attack_reference/chunks\d+|attack_calibrated"
-
-
-def validation_enabled(dataset):
-    return config[dataset].get("validation", {}).get("enabled", False)
-
-
-def validated_attacks(dataset):
-    """(run, folder) of every attack of the dataset that is validated: each run's attack, and the
-    reference-rule and calibrated attacks of the rule comparison."""
-    out = [(r, "attack") for r in runs(dataset)]
-    if rule_comparison_enabled(dataset):
-        for k in comparison_chunks(config, dataset):
-            out += [
-                (r, f"attack_reference/chunks{k}")
-                for r in comparison_runs(config, dataset)
-            ]
-        if calibrated_comparison_enabled(dataset):
-            out += [(r, "attack_calibrated") for r in comparison_runs(config, dataset)]
-    return out
-
-
-def validation_files(dataset, name):
-    return [
-        f"results/{dataset}/runs/run{r}/{folder}/{name}"
-        for r, folder in validated_attacks(dataset)
-    ]
-
-
-def validation_outputs(dataset):
-    """The default targets of the validation: every attack's files and the dataset's table."""
-    if not validation_enabled(dataset):
-        return []
-    out = [f"results/{dataset}/validation.csv"]
-    for name in ("validation.csv", "validation.json", "validation.png"):
-        out += validation_files(dataset, name)
-    return out
+# table of all of them (read by the verdict). Helpers: common.smk.
 
 
 rule validate_attack:
