@@ -28,7 +28,8 @@ import numpy as np
 from numba import njit
 
 from ..running_stats import compiled_bin_of as _bin_of
-from .cpu import BLOCK, LN2, MAX_BLOCK, SAFETY, apply_move, past_rest_of_bin
+from .cpu import (BLOCK, LN2, MAX_BLOCK, SAFETY, apply_move, grid_block, least_jsd_over_bins, past_rest_of_bin,
+                  random_candidates)
 from . import structs
 
 # Absolute slack of the row bound: far above the rounding of coefficients of order 1, so a floored
@@ -115,13 +116,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, budgets, prune):
                 u[k] = 1.0 / math.sqrt(S[k, k])
             Sjj = S[j, j]
             ej = e[j]
-            n_valid = 0
-            if random_mode:
-                if room >= mcj:
-                    for m in range(N):
-                        Dr[m] = s * (mcj + U[t, j, m] * (room - mcj))
-                    order[:] = np.argsort(np.abs(Dr), kind="mergesort")
-                    n_valid = N
+            n_valid = random_candidates(s, mcj, room, U, t, j, Dr, order) if random_mode else 0
             several_per_bin = not random_mode and stj < edges[j, 1] - edges[j, 0]
             best_cost = math.inf
             best_val = xj
@@ -138,12 +133,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, budgets, prune):
                 else:
                     if prune and k_idx >= next_check:
                         # a block wholly inside the bounds may be skipped (otherwise the grid ends in it)
-                        size = blk
-                        while size > BLOCK and not (lo[j] <= xj + s * (mcj + (k_idx + size - 1) * stj) <= hi[j]):
-                            size //= 2
-                        a1 = mcj + k_idx * stj
-                        a2 = mcj + (k_idx + size - 1) * stj
-                        xe = xj + s * a2
+                        size, a1, a2, xe = grid_block(k_idx, blk, xj, s, mcj, stj, lo[j], hi[j])
                         skip = False
                         if xe >= lo[j] and xe <= hi[j]:
                             row_lb = _row_ratio_lower_bound(S, e, u, C0, b_corr, j, s, a1, a2, n)
@@ -152,10 +142,8 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, budgets, prune):
                             elif found:
                                 b1 = _bin_of(xj + s * a1, edges, j, nb)
                                 b2 = _bin_of(xe, edges, j, nb)
-                                jr_lb = math.inf
-                                for bb in range(min(b1, b2), max(b1, b2) + 1):
-                                    sb = term_sum[j] if bb == a_bin else base + terms_plus[j, bb] - terms[j, bb]
-                                    jr_lb = min(jr_lb, math.sqrt(max(sb / two_ln2, 0.0)) / b_jsd[j])
+                                jr_lb = least_jsd_over_bins(b1, b2, a_bin, j, term_sum, base, terms_plus, terms,
+                                                            two_ln2) / b_jsd[j]
                                 skip = alpha * jr_lb + beta * row_lb / SAFETY > best_cost * SAFETY
                         if skip:
                             k_idx += size

@@ -123,6 +123,45 @@ def past_rest_of_bin(k, b, xj, s, mcj, stj, lo_j, hi_j, edges, j, nb):
     return nxt
 
 
+@njit(cache=True, inline="always")
+def random_candidates(s, mcj, room, U, t, j, Dr, order):
+    """Random mode: the moves of feature j of visited event t into ``Dr`` and their order by |move|
+    (ties in draw order) into ``order``; returns how many there are, 0 when the room in the move's
+    direction is below min_change (state.AttackState.candidates)."""
+    if room < mcj:
+        return 0
+    N = U.shape[2]
+    for m in range(N):
+        Dr[m] = s * (mcj + U[t, j, m] * (room - mcj))
+    order[:] = np.argsort(np.abs(Dr), kind="mergesort")
+    return N
+
+
+@njit(cache=True, inline="always")
+def grid_block(k, blk, xj, s, mcj, stj, lo_j, hi_j):
+    """The pruning block of grid candidates from index k: its size (``blk``, halved down to BLOCK
+    while its last candidate lies outside [lo_j, hi_j]), its range of |move| a1..a2 and the value
+    of its last candidate (a block wholly inside the bounds may be skipped; otherwise the grid
+    ends inside it)."""
+    size = blk
+    while size > BLOCK and not (lo_j <= xj + s * (mcj + (k + size - 1) * stj) <= hi_j):
+        size //= 2
+    a1 = mcj + k * stj
+    a2 = mcj + (k + size - 1) * stj
+    return size, a1, a2, xj + s * a2
+
+
+@njit(cache=True, inline="always")
+def least_jsd_over_bins(b1, b2, a_bin, j, term_sum, base, terms_plus, terms, two_ln2):
+    """The least JS distance of feature j over the target bins b1..b2 (either order) of a move from
+    bin ``a_bin`` (``base``: the term sum with one count out of ``a_bin``)."""
+    least = math.inf
+    for bb in range(min(b1, b2), max(b1, b2) + 1):
+        sb = term_sum[j] if bb == a_bin else base + terms_plus[j, bb] - terms[j, bb]
+        least = min(least, math.sqrt(max(sb / two_ln2, 0.0)))
+    return least
+
+
 @njit(cache=True)
 def _workspace(d):
     """Per-event scratch arrays of the visiting loops: u2, e, A, B, E, w, x_new; old and new bins."""
@@ -277,13 +316,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, prune):
             best_cost = math.inf
             best_val = xj
             found = False
-            n_valid = 0
-            if random_mode:
-                if room >= mcj:
-                    for m in range(N):
-                        Dr[m] = s * (mcj + U[t, j, m] * (room - mcj))
-                    order[:] = np.argsort(np.abs(Dr), kind="mergesort")
-                    n_valid = N
+            n_valid = random_candidates(s, mcj, room, U, t, j, Dr, order) if random_mode else 0
             # bins that hold several grid candidates can be jumped over (else the jump only costs)
             several_per_bin = not random_mode and stj < edges[j, 1] - edges[j, 0]
             # Pass 0 looks for the best admissible candidate and may skip work; the least-cost
@@ -310,12 +343,7 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, prune):
                         if prune and not full and k >= next_check:
                             # a block wholly inside the bounds may be skipped (otherwise the grid
                             # ends inside it); after a skip the next block is twice as long
-                            size = blk
-                            while size > BLOCK and not (lo[j] <= xj + s * (mcj + (k + size - 1) * stj) <= hi[j]):
-                                size //= 2
-                            a1 = mcj + k * stj
-                            a2 = mcj + (k + size - 1) * stj
-                            xe = xj + s * a2
+                            size, a1, a2, xe = grid_block(k, blk, xj, s, mcj, stj, lo[j], hi[j])
                             skip = False
                             if xe >= lo[j] and xe <= hi[j]:
                                 fn_lb = _frob_lower_bound(s, a1, a2, e[j], S[j, j], A[j], E[j], n)
@@ -326,13 +354,8 @@ def visit_events(X, events, draws, bounds, hist, cm, rule, prune):
                                     # go to the earlier, smaller move)
                                     b1 = _bin_of(xj + s * a1, edges, j, nb)
                                     b2 = _bin_of(xe, edges, j, nb)
-                                    jsd_lb = math.inf
-                                    for bb in range(min(b1, b2), max(b1, b2) + 1):
-                                        if bb == a_bin:
-                                            sb = term_sum[j]
-                                        else:
-                                            sb = base + terms_plus[j, bb] - terms[j, bb]
-                                        jsd_lb = min(jsd_lb, math.sqrt(max(sb / two_ln2, 0.0)))
+                                    jsd_lb = least_jsd_over_bins(b1, b2, a_bin, j, term_sum, base, terms_plus, terms,
+                                                                 two_ln2)
                                     skip = alpha * jsd_lb + beta * fn_lb / SAFETY > best_cost * SAFETY
                             if skip:
                                 k += size
