@@ -37,9 +37,10 @@ def profile(name: str) -> dict:
 
 # Rule scripts that run an attack: their rules ask for a GPU when the attack's engine is cuda (the
 # DisCo attack, attack.py with use_disco, runs on numpy only; the rule comparison's reference-rule
-# attack, attack.py with rule: reference, on the engine auto picks for that rule, never cuda).
+# and calibrated attacks, attack.py with rule: reference or constraints: calibrated, on the engine
+# auto picks for them, never cuda).
 ATTACK_SCRIPTS = {"attack", "restricted_attack", "adversarial_training_attack", "scaling_attack"}
-NUMPY_ONLY_RULES = {"disco_attack", "reference_attack"}
+NUMPY_ONLY_RULES = {"disco_attack", "reference_attack", "calibrated_attack"}
 # The others: training (no device code), downloads, data preparation, evaluation, tables, figures.
 CPU_SCRIPTS = {"train_classifier", "train_detector", "train_augmented", "adversarial_training_retrain",
                "disco_detector", "download_higgs", "prepare_higgs", "prepare_donut", "download_ttww", "prepare_ttww",
