@@ -36,7 +36,7 @@ COUNTED = {
     " " * 28 + "skip = False\n": 2,  # a block of grid moves checked for pruning
     " " * 32 + "k += size\n": 3,  # ... and skipped
     # the rest of a bin that breaks the JSD limit jumped over
-    " " * 24 + "k = _past_rest_of_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)\n": 4,
+    " " * 24 + "k = past_rest_of_bin(k, b, xj, s, mcj, stj, lo[j], hi[j], edges, j, nb)\n": 4,
 }
 NAMES = ["binned", "frobenius_evaluated", "blocks_checked", "blocks_skipped", "bins_jumped"]
 

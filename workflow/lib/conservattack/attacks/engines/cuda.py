@@ -455,7 +455,7 @@ def _apply_event(X, i, d, n, buf, old_bins, hist, cm):
             if ob != nbin:
                 counts[j, ob] -= 1
                 counts[j, nbin] += 1
-                # terms of counts c - 1, c, c + 1 shift by one (cpu._apply_move)
+                # terms of counts c - 1, c, c + 1 shift by one (cpu.apply_move)
                 terms_plus[j, ob] = terms[j, ob]
                 terms[j, ob] = terms_minus[j, ob]
                 terms_minus[j, ob] = _js_term(P[j, ob], _mul(float(_max(counts[j, ob] - 1, 0)), inv_n))
