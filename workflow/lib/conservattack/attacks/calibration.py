@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .running_stats import bin_counts, bin_edges, bin_index_rows, js_distance_rows
+from .running_stats import bin_edges, bin_index_rows, correlation_from_comoments, js_distance_rows
 
 # A coefficient or feature whose bootstrap spread is exactly zero (every resample gives the same
 # value) gets this budget instead: in effect it must not change, and the budget ratios stay finite.
@@ -75,14 +75,8 @@ def resample_weights(rng: np.random.Generator, n: int) -> np.ndarray:
 
 def weighted_pearson(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Pearson matrix of the set in which event i appears w_i times (sum w = n)."""
-    n = w.sum()
-    mu = (w @ X) / n
-    Xc = X - mu
-    S = (Xc * w[:, None]).T @ Xc
-    inv = 1.0 / np.sqrt(np.diag(S))
-    C = S * inv[:, None] * inv[None, :]
-    np.fill_diagonal(C, 1.0)
-    return C
+    Xc = X - (w @ X) / w.sum()
+    return correlation_from_comoments((Xc * w[:, None]).T @ Xc)
 
 
 def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed: int) -> Budgets:
@@ -93,13 +87,12 @@ def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed:
     n, d = X.shape
     lo, hi = X.min(axis=0), X.max(axis=0)
     edges = np.stack([bin_edges(a, b, num_bins) for a, b in zip(lo, hi)])
-    P = bin_counts(X, edges) / n
-    bins = bin_index_rows(X.T, edges).T  # each value's bin, to count the resamples with weights
+    # each value's bin, offset per feature, so that one bincount gives every feature's histogram
+    flat = (bin_index_rows(X.T, edges).T + (np.arange(d) * num_bins)[None, :]).ravel()
+    P = np.bincount(flat, minlength=d * num_bins).reshape(d, num_bins) / n
     rng = np.random.default_rng((seed, SEED_STREAM))
     jsd = np.empty((resamples, d))
     corr = np.empty((resamples, d, d))
-    offsets = (np.arange(d) * num_bins)[None, :]
-    flat = (bins + offsets).ravel()
     for b in range(resamples):
         w = resample_weights(rng, n)
         weighted = np.bincount(flat, weights=np.repeat(w, d), minlength=d * num_bins).reshape(d, num_bins)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ..attacks.inference import loss_gradient_sign, predict_proba
-from ..attacks.params import PER_MOVE_LIMITS, AttackParams
+from ..attacks.params import BY_NAME, PER_MOVE_LIMITS, AttackParams
 from ..attacks.state import AttackState
 from ..studies.paper import PAPER_PARAMETERS
 from .common import fixed_model, synthetic_set
@@ -139,7 +139,7 @@ def _time_reference(model, X, y, params, n_chunks, engine, visits=None):
 
 def calibrated(params: AttackParams, **calibration) -> AttackParams:
     """``params`` under the calibrated constraints (the per-move limits back at their defaults)."""
-    per_move = {name: AttackParams.__dataclass_fields__[name].default for name in PER_MOVE_LIMITS}
+    per_move = {name: BY_NAME[name].default for name in PER_MOVE_LIMITS}
     return replace(params, **per_move, constraints="calibrated", **calibration)
 
 
