@@ -53,8 +53,12 @@ def test_candidate_counts_script_counts_without_changing_a_decision(monkeypatch)
 def test_benchmark_disco_rows(capsys):
     assert bench_main(["--case", "disco", "--n", "300", "--naive-events", "2", "--iterations", "1"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
-    assert [r["engine"] for r in rows] == ["disco-incremental", "disco-direct", "disco-full", "disco-attack"]
+    assert [r["engine"] for r in rows] == ["disco-incremental", "disco-direct", "disco-full", "disco-attack",
+                                           "disco-calibrated-attack"]
     assert rows[2]["candidates_timed"] == 2 and rows[3]["event_visits"] == 300
+    calibrated = rows[4]
+    assert calibrated["constraints"] == "calibrated" and 0 < calibrated["calibration_seconds"] < calibrated["seconds"]
+    assert calibrated["corr_budget_ratio_max"] <= 1 + 1e-9 and calibrated["jsd_budget_ratio_max"] <= 1 + 1e-9
     for r in rows:
         assert {"engine", "device", "case", "n", "d", "K", "event_visits", "seconds", "us_per_event_visit",
                 "peak_mem_mb", "ratio"} <= set(r)

@@ -185,6 +185,18 @@ def test_a_calibrated_block_runs_without_the_per_move_limits_the_schema_filled_i
     assert not {"constraints", "calibration_z", "calibration_quantile", "calibration_resamples"} & set(default)
 
 
+def test_a_disco_study_attack_takes_calibrated_constraints():
+    # the DisCo study sets use_disco by its method; the calibrated budgets then bound dCor (jackknife)
+    cfg = config_with(donut={"disco": {"enabled": True, "attack": {"params": {"constraints": "calibrated",
+                                                                              "calibration_z": 2.0}}}})
+    params = checked_config(cfg, SCHEMA)["donut"]["disco"]["attack"]["params"]
+    assert "max_jsd_single_change" not in params and params["calibration_z"] == 2.0
+    from conservattack.attacks.params import AttackParams
+
+    p = AttackParams.from_config({**params, "use_disco": True})
+    assert p.constraints == "calibrated" and p.use_disco
+
+
 @pytest.mark.parametrize("blocks,expected", [
     ({"donut": {"rule_comparison": {"enabled": True, "calibrated": {"enabled": True, "quantile": 0}}}},
      "config donut.rule_comparison.calibrated.quantile: 0 is less than or equal to the minimum of 0"),

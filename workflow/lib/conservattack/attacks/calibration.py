@@ -8,7 +8,10 @@ measured with B bootstrap resamples of the clean attacked set:
 - per feature j, the JSD budget b_j is the ``calibration_quantile`` of the JS distances between
   the clean histogram and a resample's histogram (the attack's bins);
 - per correlation coefficient (j, k), the budget is z * sigma_jk, with sigma_jk the bootstrap
-  standard deviation (ddof 1) of the resamples' Pearson coefficients and z ``calibration_z``.
+  standard deviation (ddof 1) of the resamples' Pearson coefficients and z ``calibration_z``; with
+  the distance-correlation constraint (``use_disco``) sigma_jk is the delete-one jackknife's
+  standard deviation of the dCor coefficient (``disco.dcor_jackknife_sigma``: a bootstrap of dCor
+  would cost B from-scratch O(n^2 d^2) matrices).
 
 A resample is n indices drawn with replacement; it enters as multiplicities w (how often each
 event was drawn), so its histograms are weighted counts and its co-moments (X - mu_w)^T diag(w)
@@ -35,9 +38,11 @@ class Budgets:
     """The calibrated budgets of one attacked set (d features).
 
     jsd : (d,) JSD budget per feature (the quantile of ``jsd_resamples``).
-    corr_sigma : (d, d) bootstrap standard deviation of each Pearson coefficient (diagonal 0).
+    corr_sigma : (d, d) standard deviation of each dependence coefficient (diagonal 0).
     corr : (d, d) the budget of each coefficient, z * corr_sigma (floored, diagonal inf).
     jsd_resamples : (B, d) the resamples' JS distances to the clean histograms.
+    dependence : the coefficients, ``pearson`` or ``distance_correlation`` (``use_disco``).
+    sigma_method : how corr_sigma was estimated, ``bootstrap`` (Pearson) or ``jackknife`` (dCor).
     quantile, z, resamples, seed : the calibration's settings; seconds : its time.
     """
 
@@ -45,6 +50,8 @@ class Budgets:
     corr_sigma: np.ndarray
     corr: np.ndarray
     jsd_resamples: np.ndarray
+    dependence: str
+    sigma_method: str
     quantile: float
     z: float
     resamples: int
@@ -63,7 +70,8 @@ class Budgets:
                 for b, cb in enumerate(columns):
                     full_sigma[ca][cb] = sigma[a][b]
             jsd, sigma = full_jsd, full_sigma
-        return {"jsd": jsd, "corr_sigma": sigma, "quantile": self.quantile, "z": self.z,
+        return {"jsd": jsd, "corr_sigma": sigma, "dependence": self.dependence, "sigma_method": self.sigma_method,
+                "quantile": self.quantile, "z": self.z,
                 "resamples": self.resamples, "seed": self.seed, "seconds": self.seconds,
                 "jsd_resample_median": np.median(self.jsd_resamples, axis=0).tolist()}
 
@@ -79,9 +87,17 @@ def weighted_pearson(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return correlation_from_comoments((Xc * w[:, None]).T @ Xc)
 
 
-def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed: int) -> Budgets:
+DEPENDENCES = ("pearson", "distance_correlation")
+
+
+def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed: int,
+              dependence: str = "pearson") -> Budgets:
     """Budgets of the calibrated constraints for the clean attacked set X (n x d, no constant
-    feature), from ``resamples`` bootstrap resamples drawn with ``default_rng((seed, SEED_STREAM))``."""
+    feature), from ``resamples`` bootstrap resamples drawn with ``default_rng((seed, SEED_STREAM))``;
+    ``dependence`` names the correlation coefficients the budgets bound (module docstring)."""
+    if dependence not in DEPENDENCES:
+        raise ValueError(f"dependence must be one of {DEPENDENCES}, got {dependence!r}")
+    pearson = dependence == "pearson"
     t0 = time.perf_counter()
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, d = X.shape
@@ -92,16 +108,23 @@ def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed:
     P = np.bincount(flat, minlength=d * num_bins).reshape(d, num_bins) / n
     rng = np.random.default_rng((seed, SEED_STREAM))
     jsd = np.empty((resamples, d))
-    corr = np.empty((resamples, d, d))
+    corr = np.empty((resamples if pearson else 0, d, d))
     for b in range(resamples):
         w = resample_weights(rng, n)
         weighted = np.bincount(flat, weights=np.repeat(w, d), minlength=d * num_bins).reshape(d, num_bins)
         jsd[b] = js_distance_rows(P, weighted / n)
-        corr[b] = weighted_pearson(X, w)
-    sigma = corr.std(axis=0, ddof=1)
+        if pearson:
+            corr[b] = weighted_pearson(X, w)
+    if pearson:
+        sigma = corr.std(axis=0, ddof=1)
+    else:
+        from .disco import dcor_jackknife_sigma  # (disco builds on the attack state, which imports this)
+
+        sigma = dcor_jackknife_sigma(X)
     np.fill_diagonal(sigma, 0.0)
     budget_corr = np.maximum(z * sigma, BUDGET_FLOOR)
     np.fill_diagonal(budget_corr, np.inf)
     return Budgets(jsd=np.maximum(np.quantile(jsd, quantile, axis=0), BUDGET_FLOOR), corr_sigma=sigma,
-                   corr=budget_corr, jsd_resamples=jsd, quantile=float(quantile), z=float(z),
+                   corr=budget_corr, jsd_resamples=jsd, dependence=dependence,
+                   sigma_method="bootstrap" if pearson else "jackknife", quantile=float(quantile), z=float(z),
                    resamples=int(resamples), seed=int(seed), seconds=time.perf_counter() - t0)

@@ -69,13 +69,14 @@ def dcor_from_sums(T, U, R, n: int) -> np.ndarray:
 
 
 def _dcor_from_centred(N: np.ndarray) -> np.ndarray:
-    var = np.diag(N).copy()
-    denom = np.sqrt(np.outer(var, var))
+    """dCor from N = n^2 dCov^2 (d x d, or a stack of them: ... x d x d)."""
+    var = np.diagonal(N, axis1=-2, axis2=-1).copy()
+    denom = np.sqrt(var[..., :, None] * var[..., None, :])
     with np.errstate(invalid="ignore", divide="ignore"):
         C2 = np.where(denom > 0, N / np.where(denom > 0, denom, 1.0), 0.0)
     C = np.sqrt(np.maximum(C2, 0.0))
-    idx = np.arange(len(var))
-    C[idx, idx] = np.where(var > 0, 1.0, 0.0)
+    idx = np.arange(var.shape[-1])
+    C[..., idx, idx] = np.where(var > 0, 1.0, 0.0)
     return C
 
 
@@ -84,6 +85,56 @@ def distance_correlation_matrix(X, block_elements: int = BLOCK_ELEMENTS) -> np.n
     entry (j, k) equals ``dcor.distance_correlation(X[:, j], X[:, k])``. O(n^2 d^2) time."""
     r, R, T, U = distance_sums(X, block_elements)
     return dcor_from_sums(T, U, R, len(r))
+
+
+def leave_one_out_dcor(X, block_elements: int = BLOCK_ELEMENTS):
+    """The distance-correlation matrix of X without event i, for every i, in blocks of events:
+    yields (slice of events, their matrices: events x d x d). O(n^2 d^2) in all, as one from-scratch
+    computation.
+
+    Removing event i takes row and column i out of every distance matrix (a_ii = 0): with
+    Q_i = A_i^T A_i and S_i = A_i^T r (A_i the n x d distances of event i, d x d each),
+    T' = T - 2 Q_i, U' = U - r_i r_i^T - S_i - S_i^T + Q_i, R' = R - 2 r_i and n' = n - 1."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    if n < 3:
+        raise ValueError(f"the leave-one-out distance correlations need at least 3 events, got {n}")
+    r, R, T, U = distance_sums(X, block_elements)
+    m = float(n - 1)
+    rows = max(1, block_elements // max(n * d, 1))
+    for s in range(0, n, rows):
+        block = slice(s, min(s + rows, n))
+        dist = np.abs(X[block, None, :] - X[None, :, :])  # (rows, n, d)
+        distT = dist.transpose(0, 2, 1)
+        Q = distT @ dist
+        S = distT @ r
+        ri, Ri = r[block], R[None, :] - 2.0 * r[block]
+        U_i = U - ri[:, :, None] * ri[:, None, :] - S - S.transpose(0, 2, 1) + Q
+        N = (T - 2.0 * Q) - (2.0 / m) * U_i + Ri[:, :, None] * Ri[:, None, :] / (m * m)
+        yield block, _dcor_from_centred(N)
+
+
+def dcor_jackknife_sigma(X, block_elements: int = BLOCK_ELEMENTS) -> np.ndarray:
+    """Delete-one jackknife standard deviation of every pairwise distance correlation of X (d x d,
+    diagonal 0): sqrt((n - 1)/n * sum_i (dCor_(-i) - mean)^2), from ``leave_one_out_dcor``.
+
+    The calibrated constraints' spread of the dCor coefficients (docs/method.md section 2.13): a
+    bootstrap would cost O(B n^2 d^2), B times the from-scratch matrix, and a resample's repeated
+    events (distance 0 to their copies) shift dCor itself; the jackknife costs about two from-scratch
+    computations and sees no repeated event."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    s1, s2 = np.zeros((d, d)), np.zeros((d, d))
+    shift = None  # sums of the deviations from the first leave-one-out matrix: no cancellation
+    for _, C in leave_one_out_dcor(X, block_elements):
+        shift = C[0].copy() if shift is None else shift
+        dev = C - shift
+        s1 += dev.sum(axis=0)
+        s2 += np.einsum("bjk,bjk->jk", dev, dev)
+    var = (n - 1) / n * np.maximum(s2 - s1 * s1 / n, 0.0)
+    sigma = np.sqrt(var)
+    np.fill_diagonal(sigma, 0.0)
+    return sigma
 
 
 def relative_dcor_frobenius(X_clean, X_adv) -> float:
@@ -415,7 +466,9 @@ class DiscoAttack(AttackState):
     ``event_terms``/``candidate_frobenius`` have the same shape. ``apply`` passes the event index
     to the update, the clean-cost of ``optimize_already_fooled`` uses the clean dCor matrix, and
     each iteration's ``relative_fn`` is the relative Frobenius norm of the dCor matrices, from
-    scratch (the Pearson one is kept as ``relative_fn_pearson``).
+    scratch (the Pearson one is kept as ``relative_fn_pearson``). Under ``constraints: calibrated``
+    the budgets bound the dCor coefficients (jackknife spread, ``dcor_jackknife_sigma``) and
+    ``row_budget_ratio`` scores the dCor row.
 
     Engines: ``numpy`` (``auto`` too) or ``naive`` (every statistic from scratch before each event,
     O(n^2 d^2) per event); the compiled ``cpu``/``cuda`` engines implement Pearson only.
@@ -440,6 +493,17 @@ class DiscoAttack(AttackState):
         self.pearson.move_event(i, x_new)  # the joint move, exact
         self.X[i] = self.pearson.X[i]
         return True
+
+    def row_budget_ratio(self, x: np.ndarray, j: int, deltas: np.ndarray) -> np.ndarray:
+        """``AttackState.row_budget_ratio`` for the dCor row: the largest |D'_jk - D_clean_jk| /
+        budget_jk over k != j if feature j of the event whose current values are ``x`` moved by each
+        of ``deltas`` (``candidate_rows``, O(n d) for the feature's candidates together). A move
+        that would leave feature j constant gets +inf."""
+        rows, degenerate = self.pearson.candidate_rows(np.full(len(deltas), j), deltas,
+                                                       *self.pearson.event_terms(x))
+        ratio = np.abs(rows - self.C_clean[j][None, :]) / self.budgets.corr[j][None, :]
+        ratio[:, j] = 0.0
+        return np.where(degenerate, np.inf, ratio.max(axis=1))
 
     def visit_reference(self, *args, **kwargs) -> int:
         # The per-event matrix products are small (m x n by n x d): with more than one BLAS thread

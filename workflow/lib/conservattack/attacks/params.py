@@ -153,7 +153,6 @@ def _validate(params) -> None:
                                  f"constraints: {p.of_constraints}")
     if params.constraints == "calibrated":
         for name, bad, why in (("rule", "reference", "the authors' rule has per-move limits only"),
-                               ("use_disco", True, "the distance-correlation budgets are not implemented"),
                                ("use_no_change", False, "a fallback move would break the budgets"),
                                ("optimize_already_fooled", True, "its pull-back is defined by per-move costs")):
             if getattr(params, name) == bad:

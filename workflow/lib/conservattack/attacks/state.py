@@ -53,7 +53,8 @@ class AttackState:
         self.budgets = None  # constraints: calibrated: the clean set's budgets (attacks.calibration)
         if params.constraints == "calibrated":
             self.budgets = calibrate(X, params.num_bins, params.calibration_resamples, params.calibration_quantile,
-                                     params.calibration_z, params.seed)
+                                     params.calibration_z, params.seed,
+                                     "distance_correlation" if params.use_disco else "pearson")
         self.fooled = np.zeros(self.n, dtype=bool)
         self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
 

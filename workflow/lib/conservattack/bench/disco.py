@@ -20,7 +20,10 @@ Attack rows (``disco-attack``): the complete DisCo attack with the Higgs DisCo p
 (10 iterations, or ``--iterations``) at the paper's sizes, 2,500 and 1,000 events (or ``--n``),
 on the synthetic set and the fixed random MLP of ``conservattack.bench.common``; ``ratio`` there is the
 disco-full time per event visit at the same n times the visits, over the attack's time: the
-estimated speed-up over rebuilding dCor per candidate.
+estimated speed-up over rebuilding dCor per candidate. Row ``disco-calibrated-attack``: the same
+attack under the calibrated constraints (docs/method.md section 2.13; 200 bootstrap resamples for
+the JSD budgets, the jackknife for the dCor ones), ``calibration_seconds`` of its ``seconds`` the
+budgets' computation and ``calibration_overhead`` their share of the rest.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..attacks.inference import predict_proba
 from ..attacks.params import AttackParams
 from ..studies.paper import PAPER_PARAMETERS
 from .common import fixed_model, synthetic_set
+from .engines import calibrated
 
 # The paper's Higgs DisCo attack (docs/method.md section 2.12).
 HIGGS_DISCO = dict(PAPER_PARAMETERS["higgs_disco_attack"], use_disco=True)
@@ -109,9 +113,12 @@ def candidate_rows(n: int, seed: int = 0, events: int = 20, full_candidates: int
     return rows, full_us
 
 
-def attack_row(n: int, seed: int = 0, iterations: int | None = None, full_us: float | None = None):
-    """The complete DisCo attack at n events (row ``disco-attack``)."""
+def attack_row(n: int, seed: int = 0, iterations: int | None = None, full_us: float | None = None,
+               calibrated_constraints: bool = False):
+    """The complete DisCo attack at n events (row ``disco-attack``; ``disco-calibrated-attack``
+    with ``calibrated_constraints``)."""
     params = AttackParams(**{**HIGGS_DISCO, **({"n_iterations": iterations} if iterations else {})}, seed=seed)
+    params = calibrated(params) if calibrated_constraints else params
     X = synthetic_set(n, D_FEATURES, seed)
     model = fixed_model(D_FEATURES, seed)
     y = (predict_proba(model, X) >= 0.5).astype(np.int64)
@@ -125,11 +132,19 @@ def attack_row(n: int, seed: int = 0, iterations: int | None = None, full_us: fl
     visits = sum(h["events_visited"] for h in history)
     moved = sum(h["events_moved"] for h in history)
     K = int(np.floor((1.0 - params.min_change) / params.step)) + 1
-    return dict(engine="disco-attack", case="disco", n=n, d=D_FEATURES, K=K, iterations=params.n_iterations,
-                event_visits=visits, seconds=secs, us_per_event_visit=secs / max(visits, 1) * 1e6, peak_mem_mb=peak,
-                fooling_ratio=state.fooling_ratio, moved_fraction=moved / max(visits, 1),
-                relative_fn=history[-1]["relative_fn"], jsd_max=history[-1]["jsd_max"],
-                ratio=(full_us * visits / 1e6 / secs) if full_us else None)
+    row = dict(engine="disco-calibrated-attack" if calibrated_constraints else "disco-attack", case="disco", n=n,
+               d=D_FEATURES, K=K, iterations=params.n_iterations, event_visits=visits, seconds=secs,
+               us_per_event_visit=secs / max(visits, 1) * 1e6, peak_mem_mb=peak,
+               fooling_ratio=state.fooling_ratio, moved_fraction=moved / max(visits, 1),
+               relative_fn=history[-1]["relative_fn"], jsd_max=history[-1]["jsd_max"],
+               ratio=(full_us * visits / 1e6 / secs) if full_us else None)
+    if calibrated_constraints:
+        b = state.budgets
+        row.update(constraints="calibrated", calibration_seconds=b.seconds,
+                   calibration_overhead=b.seconds / (secs - b.seconds),
+                   jsd_budget_ratio_max=history[-1]["jsd_budget_ratio_max"],
+                   corr_budget_ratio_max=history[-1]["corr_budget_ratio_max"])
+    return row
 
 
 def run_cli(args):
@@ -149,7 +164,8 @@ def run_cli(args):
             r.update(common, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             print(json.dumps(r), flush=True)
     for n in attack_sizes:
-        r = attack_row(n, args.seed, args.iterations, full.get(n))
-        r.update(common, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        print(json.dumps(r), flush=True)
+        for calibrated_constraints in (False, True):
+            r = attack_row(n, args.seed, args.iterations, full.get(n), calibrated_constraints)
+            r.update(common, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            print(json.dumps(r), flush=True)
     return 0

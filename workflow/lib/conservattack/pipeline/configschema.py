@@ -372,8 +372,7 @@ def check_attack_rules(config: dict) -> None:
                                      f"{path}.constraints is '{constraints}'; leave {p.name} out or set "
                                      f"constraints: {p.of_constraints}")
             if constraints == "calibrated":
-                for name, value in (("rule", "exact"), ("use_no_change", True), ("use_disco", False),
-                                    ("optimize_already_fooled", False)):
+                for name, value in (("rule", "exact"), ("use_no_change", True), ("optimize_already_fooled", False)):
                     if params.get(name, BY_NAME[name].default) != value:
                         raise ValueError(f"config {path}.{name}: constraints: calibrated needs {name}: "
                                          f"{str(value).lower()} (docs/method.md section 2.13)")
@@ -409,7 +408,7 @@ def check_calibrated_attack(params: dict, path: str, key: str, off: str) -> None
     both (docs/method.md section 2.13)."""
     from ..attacks.params import BY_NAME
 
-    needed = {"use_no_change": True, "use_disco": False, "optimize_already_fooled": False}
+    needed = {"use_no_change": True, "optimize_already_fooled": False}
     for name, value in needed.items():
         if params.get(name, BY_NAME[name].default) != value:
             raise ValueError(f"config {key}: the calibrated constraints need {path}.{name}: {str(value).lower()} "
