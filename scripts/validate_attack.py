@@ -1,7 +1,6 @@
 """Rule validate_attack: one attack's clean and adversarial sets against an independent sample, the
 validation split's events of the attacked classes (docs/method.md section 9)."""
 
-import numpy as np
 import torch
 
 from conservattack.attacks.inference import predict_proba
