@@ -6,7 +6,8 @@ resident on one streaming multiprocessor; compiled for a compute capability with
 
 It prints one JSON object per kernel and register cap. The choice kernel of the batched mode is
 compiled once per cap in ``--batch-registers`` (0: no cap), the exact kernel at the cap the
-engine gives it, and the batched mode's one-block ``coupling_kernel`` uncapped. The occupancy arithmetic is the CUDA occupancy calculator's for sm_80 and sm_90:
+engine gives it, and the batched mode's one-block ``coupling_kernel`` and the calibrated
+constraints' one-warp ``visit_calibrated_kernel`` uncapped. The occupancy arithmetic is the CUDA occupancy calculator's for sm_80 and sm_90:
 65,536 registers, allocated per warp in units of 256, at most 64 warps and 32 blocks, and 228 KB of
 shared memory (1 KB of it reserved per block).
 """
@@ -89,6 +90,8 @@ def main() -> int:
         ("choose_batch_kernel", sig(X, draws, bounds, hist, cm, vec, vec, 1, rule, X), ce.BATCH_WARPS * ce.WARP,
          [int(v) for v in args.batch_registers.split(",")]),
         ("coupling_kernel", sig(S, vec, vec), ce.THREADS, [0]),
+        ("visit_calibrated_kernel", sig(X, events, draws, bounds, hist, cm, structs.Budgets(vec, S, S), rule, moved),
+         ce.WARP, [0]),
     ]
     for name, types, threads, caps in kernels:
         ptx, _ = cuda.compile_ptx(getattr(ce, name).py_func, types, cc=cc)

@@ -177,10 +177,11 @@ def test_calibration_parameters_need_calibrated_constraints():
         AttackParams(min_change=0.01, step=0.01, calibration_z=2.0)
 
 
-def test_cuda_engine_refuses_calibrated_constraints():
+def test_a_batch_of_events_refuses_calibrated_constraints():
+    # (the cuda engine's exact mode runs them: tests/helpers/cuda_checks.py, in the CUDA simulator)
     model, X, y = _case(0)
-    with pytest.raises(ParameterError, match="cuda"):
-        attack(model, X, y, _params("grid"), engine="cuda", progress=False)
+    with pytest.raises(ParameterError, match="batch_events = 8 cannot be combined with constraints: calibrated"):
+        attack(model, X, y, _params("grid"), engine="cuda", batch_events=8, progress=False)
 
 
 # --- the distance-correlation constraint (use_disco) under calibrated budgets ------------------

@@ -17,7 +17,8 @@ from conservattack import AttackParams, ParameterError, attack
 from conservattack.attacks.engines import CUDA_VISIT_EVENTS, cuda_visit_chunk
 from conservattack.attacks.engines.cuda import SIMULATOR, available
 
-from cuda_checks import MODES, check_batched_semantics, check_exact_matches_cpu, problem
+from cuda_checks import (CALIBRATED_MODES, MODES, calibrated_problem, check_batched_semantics,
+                         check_exact_matches_cpu, problem)
 from paths import HELPERS, ROOT
 
 HAS_GPU = available() and not SIMULATOR
@@ -30,7 +31,8 @@ def test_kernels_in_cuda_simulator():
     script = HELPERS / "cuda_checks.py"
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count("identical to the cpu engine") == len(MODES) + 1  # and the pruned case
+    # the modes, the pruned case and the calibrated constraints' modes
+    assert out.stdout.count("identical to the cpu engine") == len(MODES) + 1 + len(CALIBRATED_MODES)
     assert out.stdout.count("applied in order") == 2
     assert "bench: the --device cuda rows" in out.stdout
 
@@ -48,11 +50,12 @@ def test_kernels_compile_for_sm90_with_the_promised_resources():
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     rows = {r["kernel"]: r for r in map(json.loads, out.stdout.splitlines())}
-    assert set(rows) == {"visit_exact_kernel", "choose_batch_kernel", "coupling_kernel"}
+    assert set(rows) == {"visit_exact_kernel", "choose_batch_kernel", "coupling_kernel", "visit_calibrated_kernel"}
     batch = rows["choose_batch_kernel"]
     assert batch["registers"] <= 128 and batch["spill_stores_bytes"] == 0, batch
     assert batch["resident_warps_per_sm"] >= 16, batch  # twice the 8 of the block-per-event kernel
     assert rows["visit_exact_kernel"]["spill_stores_bytes"] == 0
+    assert rows["visit_calibrated_kernel"]["spill_stores_bytes"] == 0
 
 
 @pytest.mark.skipif(HAS_GPU, reason="this machine has a GPU")
@@ -101,6 +104,19 @@ def test_gpu_exact_engine_on_a_higgs_like_grid():
     params = AttackParams(min_change=0.0005, step=0.0005, n_iterations=2, num_bins=200, alpha=4.0, beta=1.0,
                           max_jsd_single_change=0.006, max_frob_single_change=0.0005)
     check_exact_matches_cpu(model, X, y, params)
+
+
+@gpu
+@pytest.mark.parametrize("mode", sorted(CALIBRATED_MODES))
+@pytest.mark.parametrize("seed", range(2))
+def test_gpu_calibrated_constraints_make_the_cpu_decisions(mode, seed):
+    """The calibrated kernel against the compiled cpu loop (which equals the numpy reference to the
+    bit): the same set; only libdevice's log may differ by an ulp in the JS terms (module docstring)."""
+    rng = np.random.default_rng(seed)
+    model, X, y, params = calibrated_problem(int(rng.integers(200, 600)), int(rng.integers(3, 9)), seed,
+                                             **CALIBRATED_MODES[mode])
+    check_exact_matches_cpu(model, X, y, AttackParams(**{**params.to_dict(), "num_bins": 30}),
+                            mask=rng.random(len(X)) < 0.1)
 
 
 @gpu

@@ -101,6 +101,22 @@ def check_batched_semantics(model, X, y, params):
     return kept
 
 
+# The calibrated constraints (constraints: calibrated) on the exact mode's calibrated kernel: a grid
+# and a random mode with jitter, 30 bootstrap resamples, loose enough quantile and z to move events.
+CALIBRATED_MODES = {
+    "grid": {"min_change": 0.01, "step": 0.01},
+    "random-jitter": {"min_change": 0.01, "num_candidates": 20, "randomize_step": True, "random_step_frac": 0.3},
+}
+
+
+def calibrated_problem(n: int, d: int, seed: int, **extra):
+    model, X, y, _ = problem(n, d, seed)
+    params = AttackParams(**{**dict(n_iterations=2, num_bins=10, alpha=4.0, beta=1.0, seed=seed,
+                                    constraints="calibrated", calibration_resamples=30, calibration_quantile=0.9,
+                                    calibration_z=2.0), **extra})
+    return model, X, y, params
+
+
 # a grid long enough (hundreds of candidates per feature) for the kernels' block pruning to run
 PRUNED = {"min_change": 0.002, "step": 0.004}
 
@@ -138,6 +154,9 @@ def main() -> int:
         assert skips > 0, f"{name}: no block was pruned ({calls} bound evaluations), the case checks no pruning"
         print(f"exact {name}: identical to the cpu engine ({moved:.0%} of events moved, {calls} bound "
               f"evaluations, {skips} pruned)", flush=True)
+    for name, extra in CALIBRATED_MODES.items():
+        moved = check_exact_matches_cpu(*calibrated_problem(16, 3, seed=3, **extra))
+        print(f"calibrated {name}: identical to the cpu engine ({moved:.0%} of events moved)", flush=True)
     # the second case is crowded (many events, tight limits), so applying in order drops moves
     for crowded, case in ((False, problem(12, 2, seed=2)), (True, problem(BATCH_N, 2, seed=2, **BATCH_CROWDED))):
         kept = check_batched_semantics(*case)
@@ -145,17 +164,20 @@ def main() -> int:
         print(f"batched: moves are the reference choices against the batch's statistics, applied in order "
               f"({kept:.0%} kept)", flush=True)
     check_bench_rows_on_cuda()
-    print("bench: the --device cuda rows (cpu, cuda, cuda-batch) with their deviation fields", flush=True)
+    print("bench: the --device cuda rows (cpu, cuda, cuda-batch, calibrated-cpu, calibrated-cuda) with their "
+          "deviation fields", flush=True)
     return 0
 
 
 def check_bench_rows_on_cuda():
     """The benchmark's ``--device cuda`` path end to end on a tiny case (the rows a GPU session
     records; its timings mean nothing in the simulator)."""
-    rows = bench.run("donut", 12, ["cpu", "cuda"], device="cuda", iterations=1, batches=[6], allow_simulator=True)
-    assert [r["engine"] for r in rows] == ["cpu", "cuda", "cuda-batch"]
-    exact, batched = rows[1], rows[2]
+    rows = bench.run("donut", 12, ["cpu", "cuda", "calibrated"], device="cuda", iterations=1, batches=[6],
+                     allow_simulator=True)
+    assert [r["engine"] for r in rows] == ["cpu", "cuda", "cuda-batch", "calibrated-cpu", "calibrated-cuda"]
+    exact, batched, calibrated = rows[1], rows[2], rows[4]
     assert exact["identical_values"] == 1.0 and exact["dev_fooling_ratio"] == 0.0
+    assert calibrated["identical_values"] == 1.0 and calibrated["speedup_vs_calibrated_cpu"] > 0
     assert batched["batch_events"] == 6 and batched["batch_registers"] == cuda_engine.BATCH_REGISTERS
     assert {"dev_jsd_mean", "dev_relative_fn", "gpu_wait_seconds", "host_apply_seconds", "speedup_vs_cpu"} <= set(batched)
 

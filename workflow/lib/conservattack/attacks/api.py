@@ -137,6 +137,12 @@ def attack(
     (``conservattack.attacks.reference``); its history adds their reported metrics.
     """
     params = _as_params(params)
+    if isinstance(batch_events, bool) or not isinstance(batch_events, (int, np.integer)) or batch_events < 0:
+        raise ParameterError(f"batch_events must be an integer >= 0, got {batch_events!r}")
+    if params.constraints == "calibrated" and batch_events > 1:
+        raise ParameterError(f"batch_events = {batch_events} cannot be combined with constraints: calibrated (a batch "
+                             "chooses against shared statistics, and a budget bounds the state each move leaves); use "
+                             "batch_events 0 (the cuda engine's exact mode)")
     if params.rule == "reference":
         from .reference import ReferenceAttack as state_type, reference_engine
 
@@ -146,11 +152,6 @@ def attack(
 
         engine = disco_engine(engine)
     engine = resolve_engine(engine) if params.rule == "exact" else engine
-    if params.constraints == "calibrated" and engine == "cuda":
-        raise ParameterError("constraints: calibrated runs on the engines cpu (auto), numpy and naive; "
-                             "engine 'cuda' does not implement it yet")
-    if isinstance(batch_events, bool) or not isinstance(batch_events, (int, np.integer)) or batch_events < 0:
-        raise ParameterError(f"batch_events must be an integer >= 0, got {batch_events!r}")
     if batch_events > 1 and engine != "cuda":
         raise ParameterError(f"batch_events = {batch_events} needs engine 'cuda' (got {engine!r})")
     X, y, mask = _validate(model, X, y, mask, keep_dtype=params.rule == "reference")

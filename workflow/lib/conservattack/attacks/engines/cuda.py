@@ -25,6 +25,11 @@ Two modes, chosen by ``batch_events`` in ``attacks.api.attack``:
   fooling ratio, JSD and FN. Within a batch the choice goes in slices on one stream, so the host
   applies one slice (O(d^2) per event) while the GPU chooses the next (O(d K) per event).
 
+Under the calibrated constraints (``constraints: calibrated``) the exact mode runs
+``visit_calibrated_kernel`` instead: one warp, the events and each event's features in order,
+every candidate of a feature scored by the warp (no pruning) and the winner applied with the exact
+mode's update, the decisions of ``calibrated_cpu.visit_events``. The batched mode does not take them.
+
 The random draws (step jitter, random-mode candidates) stay on the host generator, in the order of
 the CPU engine, so both engines see the same candidates.
 
@@ -520,6 +525,137 @@ def visit_exact_kernel(X, events, draws, bounds, hist, cm, rule, moved):
         moved[0] += count
 
 
+# ---------------------------------------------------------------------------------------------
+# The calibrated constraints (calibrated_cpu.visit_events), exact mode
+# ---------------------------------------------------------------------------------------------
+@cuda.jit(device=True)
+def _calibrated_candidate(xn, xj, j, a_bin, base, ts, e, u, S, C0, b_jsd, b_corr, hist, rule, n, d, nb):
+    """Cost of moving feature j of the event from xj to xn under the calibrated budgets, or inf
+    when it breaks one (``calibrated_cpu.visit_events`` with every shortcut off, the same
+    operations in the same order)."""
+    b = _bin_of(xn, hist.edges, j, nb)
+    sj = ts if b == a_bin else base + hist.terms_plus[j, b] - hist.terms[j, b]
+    jr = math.sqrt(_max(sj / (2.0 * LN2), 0.0)) / b_jsd[j]
+    if jr > 1.0:
+        return math.inf
+    D = xn - xj
+    Sjj_new = S[j, j] + _mul(D, 2.0 * e[j] + _mul(D, 1.0 - 1.0 / n))
+    if not Sjj_new > 0.0:
+        return math.inf
+    r_new = 1.0 / math.sqrt(Sjj_new)
+    worst = 0.0
+    for k in range(d):
+        if k != j:
+            c = _mul(_mul(S[j, k] + _mul(D, e[k]), u[k]), r_new)
+            ratio = abs(c - C0[j, k]) / b_corr[j, k]
+            if ratio > 1.0:
+                return math.inf
+            worst = _max(worst, ratio)
+    return _mul(rule.alpha, jr) + _mul(rule.beta, worst)
+
+
+@cuda.jit(device=True)
+def _calibrated_feature(j, t, lane, xs, old_bins, e, u, draws, bounds, hist, cm, budgets, rule, n, d, scratch4):
+    """The new value of feature j of visited event t under the calibrated budgets (xj when no
+    candidate is admissible), chosen by one warp: lane l scores candidates l, l + 32, ...; the
+    least (cost, |move|, index) wins, as the CPU's ordered scan with ties to the smaller move."""
+    lo, hi = bounds
+    S = cm.S
+    b_jsd, b_corr, C0 = budgets
+    nb = hist.terms.shape[1]
+    xj = xs[j]
+    a_bin = old_bins[j]
+    ts = hist.term_sum[j]
+    base = ts - hist.terms[j, a_bin] + hist.terms_minus[j, a_bin]
+    s = draws.signs[t, j]
+    mcj = draws.mc[t, j]
+    stj = draws.st[t, j]
+    lo_j = lo[j]
+    hi_j = hi[j]
+    best_c = math.inf
+    best_a = math.inf
+    best_i = math.inf
+    best_v = xj
+    if rule.random_mode:
+        room = hi_j - xj if s > 0 else xj - lo_j
+        N = draws.U.shape[2]
+        if room >= mcj:
+            for m0 in range(0, N, WARP):
+                m = m0 + lane
+                if m < N:
+                    D = _mul(s, mcj + _mul(draws.U[t, j, m], room - mcj))
+                    xn = _min(_max(xj + D, lo_j), hi_j)
+                    cost = _calibrated_candidate(xn, xj, j, a_bin, base, ts, e, u, S, C0, b_jsd, b_corr, hist, rule,
+                                                 n, d, nb)
+                    if cost < math.inf and _better(best_c, best_a, best_i, cost, abs(D), float(m)):
+                        best_c = cost
+                        best_a = abs(D)
+                        best_i = float(m)
+                        best_v = xn
+    else:
+        k0 = 0
+        while True:
+            # the monotone grid ends in the first block whose last move leaves the bounds
+            x_last = xj + _mul(s, mcj + _mul(float(k0 + WARP - 1), stj))
+            last_block = not (x_last >= lo_j and x_last <= hi_j)
+            k = k0 + lane
+            xn = xj + _mul(s, mcj + _mul(float(k), stj))
+            if xn >= lo_j and xn <= hi_j:
+                cost = _calibrated_candidate(xn, xj, j, a_bin, base, ts, e, u, S, C0, b_jsd, b_corr, hist, rule,
+                                             n, d, nb)
+                if cost < math.inf and _better(best_c, best_a, best_i, cost, abs(xn - xj), float(k)):
+                    best_c = cost
+                    best_a = abs(xn - xj)
+                    best_i = float(k)
+                    best_v = xn
+            if last_block:
+                break
+            k0 += WARP
+    c, v = _warp_best(best_c, best_a, best_i, best_v, scratch4)
+    return v if c < math.inf else xj
+
+
+@cuda.jit
+def visit_calibrated_kernel(X, events, draws, bounds, hist, cm, budgets, rule, moved):
+    """The calibrated constraints in exact mode (one warp, ``calibrated_cpu.visit_events``): the
+    events in order, each one's features in order, every feature's candidates scored by the warp
+    against the statistics as the event's earlier moves left them, the winner applied at once
+    (``_apply_event``, the CPU's order of operations)."""
+    n = X.shape[0]
+    d = X.shape[1]
+    nb = hist.counts.shape[1]
+    buf = cuda.shared.array((N_BUFFERS, MAX_FEATURES), np.float64)
+    old_bins = cuda.shared.array(MAX_FEATURES, np.int64)
+    scratch4 = cuda.shared.array((1, WARP, 4), np.float64)
+    xs, e, u, x_new = buf[XS], buf[EV], buf[U2], buf[XNEW]
+    lane = cuda.threadIdx.x
+    mu, S = cm
+    count = 0
+    for t in range(events.shape[0]):
+        i = events[t]
+        any_move = False
+        for j in range(d):
+            for k in range(lane, d, WARP):  # the event as its earlier moves left it
+                xs[k] = X[i, k]
+                e[k] = xs[k] - mu[k]
+                u[k] = 1.0 / math.sqrt(S[k, k])
+                old_bins[k] = _bin_of(xs[k], hist.edges, k, nb)
+            cuda.syncthreads()
+            v = _calibrated_feature(j, t, lane, xs, old_bins, e, u, draws, bounds, hist, cm, budgets, rule, n, d,
+                                    scratch4[0])
+            if v != xs[j]:
+                for k in range(lane, d, WARP):
+                    x_new[k] = v if k == j else xs[k]
+                cuda.syncthreads()
+                if _apply_event(X, i, d, n, buf, old_bins, hist, cm):
+                    any_move = True
+            cuda.syncthreads()
+        if any_move:
+            count += 1
+    if lane == 0:
+        moved[0] += count
+
+
 @cuda.jit
 def coupling_kernel(S, u2, A):
     """The batch's event-independent sums, once per batch (one block): u2 = 1 / diag(S) and A."""
@@ -598,6 +734,8 @@ class GpuIteration:
             self.hist = self._histograms(self._uploaded(h.counts, h.terms, h.terms_plus, h.terms_minus, h.term_sum))
             self.cm = structs.Comoments(*self._uploaded(state.pearson.mu, state.pearson.S))
             self.moved_dev = _to_device(np.zeros(1, np.int64))
+        # constraints: calibrated (exact mode only: attacks.api refuses a batch with it)
+        self.budgets = None if state.budgets is None else structs.Budgets(*self._uploaded(*structs.budgets(state)))
 
     @staticmethod
     def _uploaded(*arrays, stream=0):
@@ -632,9 +770,13 @@ class GpuIteration:
         return self.moved
 
     def _visit_exact(self, events, draws) -> None:
-        visit_exact_kernel[1, THREADS](self.X, _to_device(events.astype(np.int64)),
-                                       structs.Draws(*self._uploaded(*draws)), self.bounds, self.hist, self.cm,
-                                       self.rule, self.moved_dev)
+        events, draws = _to_device(events.astype(np.int64)), structs.Draws(*self._uploaded(*draws))
+        if self.budgets is not None:
+            visit_calibrated_kernel[1, WARP](self.X, events, draws, self.bounds, self.hist, self.cm, self.budgets,
+                                             self.rule, self.moved_dev)
+        else:
+            visit_exact_kernel[1, THREADS](self.X, events, draws, self.bounds, self.hist, self.cm, self.rule,
+                                           self.moved_dev)
 
     def _visit_batch(self, events, draws) -> None:
         """Choose the batch's moves against the statistics as they are, then apply them in event
