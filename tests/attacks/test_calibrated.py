@@ -113,6 +113,26 @@ def _within_budgets(X_clean, X, budgets, num_bins):
         (corr <= np.maximum(z * sigma, 1e-12) * (1 + TOLERANCE) + np.eye(len(sigma))).all()
 
 
+def _attack_checking_every_move(monkeypatch, state_type, within, model, X, y, params, **options):
+    """``attack()`` with ``state_type.apply`` wrapped so that after every move that happened the
+    set, recomputed from scratch, is checked by ``within(X_clean, X, budgets, num_bins)``; asserts
+    that every move passed and returns the result."""
+    checked = []
+    apply = state_type.apply
+
+    def checked_apply(self, i, x_new):
+        moved = apply(self, i, x_new)
+        if moved:
+            checked.append(within(self.X_clean, self.X, self.budgets.to_dict(), self.p.num_bins))
+        return moved
+
+    monkeypatch.setattr(state_type, "apply", checked_apply)
+    result = attack(model, X, y, params, progress=False, **options)
+    monkeypatch.undo()
+    assert checked and all(checked), f"{checked.count(False)} of {len(checked)} moves broke a budget"
+    return result
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_no_admitted_move_breaks_a_budget(seed, monkeypatch):
     """After every single move (numpy engine) the set, recomputed from scratch, is within every
@@ -122,19 +142,8 @@ def test_no_admitted_move_breaks_a_budget(seed, monkeypatch):
     model, X, y = _case(seed, n=int(rng.integers(150, 400)), d=d)
     mode = sorted(MODES)[seed % len(MODES)]
     params = _params(mode, seed=seed, alpha=float(rng.uniform(0.5, 5)), calibration_z=float(rng.uniform(0.5, 2)))
-    checked = []
-    apply = state_module.AttackState.apply
-
-    def checked_apply(self, i, x_new):
-        moved = apply(self, i, x_new)
-        if moved:
-            checked.append(_within_budgets(self.X_clean, self.X, self.budgets.to_dict(), self.p.num_bins))
-        return moved
-
-    monkeypatch.setattr(state_module.AttackState, "apply", checked_apply)
-    ref = attack(model, X, y, params, engine="numpy", progress=False)
-    assert checked and all(checked), f"{checked.count(False)} of {len(checked)} moves broke a budget"
-    monkeypatch.undo()
+    ref = _attack_checking_every_move(monkeypatch, state_module.AttackState, _within_budgets, model, X, y, params,
+                                      engine="numpy")
     cpu = attack(model, X, y, params, engine="cpu", progress=False, record=True)
     for X_after in cpu.record["X_after"]:
         assert _within_budgets(X, X_after, cpu.budgets, params["num_bins"])
@@ -252,19 +261,8 @@ def test_no_admitted_disco_move_breaks_a_budget(seed, monkeypatch):
     mode = ("grid", "random", "jitter")[seed]
     params = _params(mode, seed=seed, use_disco=True, n_iterations=2, alpha=float(rng.uniform(0.5, 5)),
                      calibration_z=float(rng.uniform(0.5, 2)))
-    checked = []
-    apply = disco_module.DiscoAttack.apply
-
-    def checked_apply(self, i, x_new):
-        moved = apply(self, i, x_new)
-        if moved:
-            checked.append(_within_dcor_budgets(self.X_clean, self.X, self.budgets.to_dict(), self.p.num_bins))
-        return moved
-
-    monkeypatch.setattr(disco_module.DiscoAttack, "apply", checked_apply)
-    ref = attack(model, X, y, params, progress=False)
-    assert checked and all(checked), f"{checked.count(False)} of {len(checked)} moves broke a budget"
-    monkeypatch.undo()
+    ref = _attack_checking_every_move(monkeypatch, disco_module.DiscoAttack, _within_dcor_budgets, model, X, y,
+                                      params)
     assert ref.budgets["dependence"] == "distance_correlation" and ref.budgets["sigma_method"] == "jackknife"
     assert ref.history[-1]["corr_budget_ratio_max"] <= 1 + TOLERANCE
     naive = attack(model, X, y, params, engine="naive", progress=False)
