@@ -1,6 +1,6 @@
 """The DisCo study's attacks again under calibrated constraints, beside their per-move results.
 
-    .venv/bin/python resources/benchmarks/disco_calibrated.py [RESULTS] [--runs 0,1,2]
+    .venv/bin/python resources/benchmarks/disco_calibrated.py [RESULTS] [--runs 0,1,2] [--dcor-sigma bootstrap]
 
 Reads what study 9 of a finished run wrote (default ``results/higgs``: the fixed test subset, the
 scaler, each run's model and its attack records ``disco/disco/run<r>/attack_attack.json`` and
@@ -9,7 +9,8 @@ parameters and seed under ``constraints: calibrated`` (the per-move limits dropp
 attack (dCor budgets from the jackknife) and the limited-data Pearson attack (bootstrap budgets).
 That is what ``<dataset>.disco.attack.params.constraints: calibrated`` (and ``pearson_attack``)
 run in the workflow. Prints one JSON line per run and method: the per-move and the calibrated
-fooling ratio, relative FN, largest JSD, the budget ratios and the seconds.
+fooling ratio, relative FN, largest JSD, the budget ratios and the seconds. ``--dcor-sigma``:
+``calibration_dcor_sigma`` of the DisCo attacks (default jackknife).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", nargs="?", default="results/higgs", help="a dataset's results folder")
     ap.add_argument("--runs", default="0,1,2", help="comma-separated runs")
+    ap.add_argument("--dcor-sigma", default="jackknife", choices=["jackknife", "bootstrap"],
+                    help="calibration_dcor_sigma of the DisCo attacks")
     args = ap.parse_args(argv)
     base = Path(args.results)
     for run in (int(r) for r in args.runs.split(",")):
@@ -42,7 +45,8 @@ def main(argv=None) -> int:
             inp = load_attack_inputs(base / "disco" / "test_subset.parquet", base / "data" / "scaler.json",
                                      base / "runs" / f"run{run}" / "model.pt", cfg["target"])
             params = {k: v for k, v in cfg["params"].items() if k not in PER_MOVE_LIMITS}
-            p = AttackParams.from_config({**params, "constraints": "calibrated"}, seed=meta["config"]["seed"])
+            sigma = {"calibration_dcor_sigma": args.dcor_sigma} if method == "disco" else {}
+            p = AttackParams.from_config({**params, "constraints": "calibrated", **sigma}, seed=meta["config"]["seed"])
             t0 = time.perf_counter()
             r = attack(inp.model, inp.X[inp.targets], inp.y[inp.targets], p, progress=False)
             h, per_move = r.history[-1], meta["final"]

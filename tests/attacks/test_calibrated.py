@@ -174,6 +174,7 @@ def test_budgets_in_the_result_use_the_callers_columns():
     (dict(rule="reference"), "rule"),
     (dict(use_no_change=False), "use_no_change"),
     (dict(optimize_already_fooled=True), "optimize_already_fooled"),
+    (dict(use_disco=True, calibration_dcor_sigma="jacknife"), "calibration_dcor_sigma.*did you mean 'jackknife'"),
 ])
 def test_bad_calibrated_parameters_name_the_key(extra, key):
     cfg = {**_params("grid"), **extra}
@@ -244,6 +245,21 @@ def test_disco_budgets_share_the_jsd_resamples_and_bound_dcor():
         calibrate(X, 10, 25, 0.5, 1.0, seed=2, dependence="spearman")
 
 
+def test_disco_bootstrap_budgets_match_a_direct_bootstrap():
+    """calibration_dcor_sigma: bootstrap: the dCor spread over the same copied resamples as the
+    JSD budgets (rng (seed, SEED_STREAM)); the JSD budgets stay those of the jackknife setting."""
+    X = correlated_unit_data(120, 3, seed=6)
+    b = calibrate(X, 10, 25, 0.5, 1.5, seed=3, dependence="distance_correlation", dcor_sigma="bootstrap")
+    rng = np.random.default_rng((3, SEED_STREAM))
+    direct = [disco_module.distance_correlation_matrix(X[rng.integers(0, len(X), size=len(X))]) for _ in range(25)]
+    off = ~np.eye(3, dtype=bool)
+    np.testing.assert_allclose(b.corr[off], 1.5 * np.std(direct, axis=0, ddof=1)[off], rtol=1e-10)
+    jack = calibrate(X, 10, 25, 0.5, 1.5, seed=3, dependence="distance_correlation")
+    assert b.sigma_method == "bootstrap" and jack.sigma_method == "jackknife" and np.array_equal(b.jsd, jack.jsd)
+    with pytest.raises(ValueError, match="dcor_sigma"):
+        calibrate(X, 10, 25, 0.5, 1.0, seed=2, dependence="distance_correlation", dcor_sigma="jacknife")
+
+
 def _within_dcor_budgets(X_clean, X, budgets, num_bins):
     jsd = jsd_per_feature(X_clean, X, num_bins)
     dev = np.abs(disco_module.distance_correlation_matrix(X) - disco_module.distance_correlation_matrix(X_clean))
@@ -260,10 +276,12 @@ def test_no_admitted_disco_move_breaks_a_budget(seed, monkeypatch):
     model, X, y = _case(seed, n=int(rng.integers(120, 250)), d=int(rng.integers(2, 5)))
     mode = ("grid", "random", "jitter")[seed]
     params = _params(mode, seed=seed, use_disco=True, n_iterations=2, alpha=float(rng.uniform(0.5, 5)),
-                     calibration_z=float(rng.uniform(0.5, 2)))
+                     calibration_z=float(rng.uniform(0.5, 2)),
+                     calibration_dcor_sigma=("jackknife", "bootstrap", "jackknife")[seed])
     ref = _attack_checking_every_move(monkeypatch, disco_module.DiscoAttack, _within_dcor_budgets, model, X, y,
                                       params)
-    assert ref.budgets["dependence"] == "distance_correlation" and ref.budgets["sigma_method"] == "jackknife"
+    assert ref.budgets["dependence"] == "distance_correlation"
+    assert ref.budgets["sigma_method"] == params["calibration_dcor_sigma"]
     assert ref.history[-1]["corr_budget_ratio_max"] <= 1 + TOLERANCE
     naive = attack(model, X, y, params, engine="naive", progress=False)
     assert np.array_equal(ref.X_adv, naive.X_adv) and np.array_equal(ref.fooled, naive.fooled)

@@ -9,9 +9,10 @@ measured with B bootstrap resamples of the clean attacked set:
   the clean histogram and a resample's histogram (the attack's bins);
 - per correlation coefficient (j, k), the budget is z * sigma_jk, with sigma_jk the bootstrap
   standard deviation (ddof 1) of the resamples' Pearson coefficients and z ``calibration_z``; with
-  the distance-correlation constraint (``use_disco``) sigma_jk is the delete-one jackknife's
-  standard deviation of the dCor coefficient (``disco.dcor_jackknife_sigma``: a bootstrap of dCor
-  would cost B from-scratch O(n^2 d^2) matrices).
+  the distance-correlation constraint (``use_disco``) sigma_jk is by default the delete-one
+  jackknife's standard deviation of the dCor coefficient (``disco.dcor_jackknife_sigma``, about
+  one from-scratch O(n^2 d^2) matrix), or with ``dcor_sigma="bootstrap"`` the standard deviation
+  over the same resamples' dCor matrices (B from-scratch matrices of the copied resamples).
 
 A resample is n indices drawn with replacement; it enters as multiplicities w (how often each
 event was drawn), so its histograms are weighted counts and its co-moments (X - mu_w)^T diag(w)
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .params import DCOR_SIGMAS
 from .running_stats import bin_edges, bin_index_rows, correlation_from_comoments, js_distance_rows
 
 # A coefficient or feature whose bootstrap spread is exactly zero (every resample gives the same
@@ -76,9 +78,9 @@ class Budgets:
                 "jsd_resample_median": np.median(self.jsd_resamples, axis=0).tolist()}
 
 
-def resample_weights(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Multiplicities of one bootstrap resample: n draws with replacement (``rng.integers``)."""
-    return np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+def resample_indices(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The events of one bootstrap resample: n draws with replacement (``rng.integers``)."""
+    return rng.integers(0, n, size=n)
 
 
 def weighted_pearson(X: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -91,13 +93,17 @@ DEPENDENCES = ("pearson", "distance_correlation")
 
 
 def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed: int,
-              dependence: str = "pearson") -> Budgets:
+              dependence: str = "pearson", dcor_sigma: str = "jackknife") -> Budgets:
     """Budgets of the calibrated constraints for the clean attacked set X (n x d, no constant
     feature), from ``resamples`` bootstrap resamples drawn with ``default_rng((seed, SEED_STREAM))``;
-    ``dependence`` names the correlation coefficients the budgets bound (module docstring)."""
+    ``dependence`` names the correlation coefficients the budgets bound, ``dcor_sigma`` how the
+    spread of a distance correlation is estimated (module docstring)."""
     if dependence not in DEPENDENCES:
         raise ValueError(f"dependence must be one of {DEPENDENCES}, got {dependence!r}")
+    if dcor_sigma not in DCOR_SIGMAS:
+        raise ValueError(f"dcor_sigma must be one of {DCOR_SIGMAS}, got {dcor_sigma!r}")
     pearson = dependence == "pearson"
+    resampled = pearson or dcor_sigma == "bootstrap"  # the coefficients' spread over the resamples
     t0 = time.perf_counter()
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, d = X.shape
@@ -108,23 +114,23 @@ def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed:
     P = np.bincount(flat, minlength=d * num_bins).reshape(d, num_bins) / n
     rng = np.random.default_rng((seed, SEED_STREAM))
     jsd = np.empty((resamples, d))
-    corr = np.empty((resamples if pearson else 0, d, d))
+    corr = np.empty((resamples if resampled else 0, d, d))
+    from . import disco  # (disco builds on the attack state, which imports this module)
+
     for b in range(resamples):
-        w = resample_weights(rng, n)
+        idx = resample_indices(rng, n)
+        w = np.bincount(idx, minlength=n).astype(np.float64)
         weighted = np.bincount(flat, weights=np.repeat(w, d), minlength=d * num_bins).reshape(d, num_bins)
         jsd[b] = js_distance_rows(P, weighted / n)
         if pearson:
             corr[b] = weighted_pearson(X, w)
-    if pearson:
-        sigma = corr.std(axis=0, ddof=1)
-    else:
-        from .disco import dcor_jackknife_sigma  # (disco builds on the attack state, which imports this)
-
-        sigma = dcor_jackknife_sigma(X)
+        elif resampled:  # a copied resample: its repeated events are at distance 0 from each other
+            corr[b] = disco.distance_correlation_matrix(X[idx])
+    sigma = corr.std(axis=0, ddof=1) if resampled else disco.dcor_jackknife_sigma(X)
     np.fill_diagonal(sigma, 0.0)
     budget_corr = np.maximum(z * sigma, BUDGET_FLOOR)
     np.fill_diagonal(budget_corr, np.inf)
     return Budgets(jsd=np.maximum(np.quantile(jsd, quantile, axis=0), BUDGET_FLOOR), corr_sigma=sigma,
                    corr=budget_corr, jsd_resamples=jsd, dependence=dependence,
-                   sigma_method="bootstrap" if pearson else "jackknife", quantile=float(quantile), z=float(z),
+                   sigma_method="bootstrap" if resampled else "jackknife", quantile=float(quantile), z=float(z),
                    resamples=int(resamples), seed=int(seed), seconds=time.perf_counter() - t0)

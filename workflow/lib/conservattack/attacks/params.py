@@ -23,6 +23,7 @@ class ParameterError(ValueError):
 REQUIRED = object()  # the default of a parameter that must be given
 RULES = ("exact", "reference")  # the decision rules: attacks.state and attacks.reference
 CONSTRAINTS = ("per_move", "calibrated")  # the paper's per-move limits, or budgets from the sample (attacks.calibration)
+DCOR_SIGMAS = ("jackknife", "bootstrap")  # how calibrated budgets estimate the spread of a dCor coefficient
 
 
 class Parameter(NamedTuple):
@@ -91,6 +92,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("calibration_z", "number", 1.0,
               "Calibrated constraints: a coefficient may move by z times its bootstrap standard deviation.",
               0, True, in_ranges=False, of_constraints="calibrated"),
+    Parameter("calibration_dcor_sigma", "string", "jackknife",
+              "Calibrated constraints with use_disco: the spread of a distance correlation from the delete-one "
+              "jackknife (about one from-scratch dCor matrix) or from the bootstrap resamples (B of them); "
+              "Pearson budgets always use the bootstrap.", choices=DCOR_SIGMAS, in_ranges=False,
+              of_constraints="calibrated"),
 )
 PER_MOVE_LIMITS = [p.name for p in PARAMETERS if p.of_constraints == "per_move"]
 BY_NAME = {p.name: p for p in PARAMETERS}

@@ -54,7 +54,8 @@ class AttackState:
         if params.constraints == "calibrated":
             self.budgets = calibrate(X, params.num_bins, params.calibration_resamples, params.calibration_quantile,
                                      params.calibration_z, params.seed,
-                                     "distance_correlation" if params.use_disco else "pearson")
+                                     "distance_correlation" if params.use_disco else "pearson",
+                                     params.calibration_dcor_sigma)
         self.fooled = np.zeros(self.n, dtype=bool)
         self.phase_seconds = {}  # sub-phases of the last iteration's visit an engine reports (batched GPU mode)
 
