@@ -295,7 +295,8 @@ def calibrated_comparison_enabled(dataset):
 
 def calibrated_attack_config(wildcards):
     """The attack study's block under the calibrated constraints of ``rule_comparison.calibrated``,
-    on the engine auto picks (the block's own engine may be one without them: cuda)."""
+    on the engine auto picks: the block's cuda engine may be batched, which does not take them, and
+    the cuda engine's calibrated kernel has no GPU timing yet (docs/performance.md)."""
     block = ds(wildcards)["attack"]
     calibration = ds(wildcards)["rule_comparison"]["calibrated"]
     return {**block, "engine": "auto", "batch_events": 0,
