@@ -10,6 +10,7 @@ import pytest
 from conservattack.attacks import state as state_module
 from conservattack.attacks.api import attack
 from conservattack.attacks import disco as disco_module
+from conservattack.attacks import distance_stats
 from conservattack.attacks.calibration import SEED_STREAM, calibrate
 from conservattack.attacks.metrics import jsd_per_feature
 from conservattack.attacks.params import AttackParams, ParameterError
@@ -208,12 +209,12 @@ def test_leave_one_out_dcor_matches_the_dcor_package_on_each_reduced_set():
     import dcor
 
     X = _dependent_data(30, seed=0)
-    loo = np.concatenate([C for _, C in disco_module.leave_one_out_dcor(X, block_elements=500)])
+    loo = np.concatenate([C for _, C in distance_stats.leave_one_out_dcor(X, block_elements=500)])
     for i in range(len(X)):
         Xi = np.delete(X, i, axis=0)
         direct = [[dcor.distance_correlation(Xi[:, j], Xi[:, k]) for k in range(3)] for j in range(3)]
         np.testing.assert_allclose(loo[i], direct, rtol=0, atol=1e-12)
-    jack = disco_module.dcor_jackknife_sigma(X, block_elements=500)
+    jack = distance_stats.dcor_jackknife_sigma(X, block_elements=500)
     textbook = np.sqrt((len(X) - 1) / len(X) * ((loo - loo.mean(axis=0)) ** 2).sum(axis=0))
     np.fill_diagonal(textbook, 0.0)
     np.testing.assert_allclose(jack, textbook, rtol=1e-9, atol=1e-15)
@@ -224,10 +225,10 @@ def test_dcor_jackknife_sigma_agrees_with_a_direct_bootstrap():
     0.84-1.17 at n = 200 and 500 (seeds 0-1); the test allows 0.7-1.4 for coefficients above 0.1."""
     X = _dependent_data(300, seed=1)
     rng = np.random.default_rng(3)
-    boot = np.std([disco_module.distance_correlation_matrix(X[rng.integers(0, len(X), len(X))])
+    boot = np.std([distance_stats.distance_correlation_matrix(X[rng.integers(0, len(X), len(X))])
                    for _ in range(200)], axis=0, ddof=1)
-    jack = disco_module.dcor_jackknife_sigma(X)
-    C = disco_module.distance_correlation_matrix(X)
+    jack = distance_stats.dcor_jackknife_sigma(X)
+    C = distance_stats.distance_correlation_matrix(X)
     pairs = np.triu(C > 0.1, 1)
     assert pairs.sum() >= 2
     ratio = jack[pairs] / boot[pairs]
@@ -240,7 +241,7 @@ def test_disco_budgets_share_the_jsd_resamples_and_bound_dcor():
     dc = calibrate(X, 10, 25, 0.5, 2.0, seed=2, dependence="distance_correlation")
     assert np.array_equal(pearson.jsd, dc.jsd) and dc.sigma_method == "jackknife" and pearson.sigma_method == "bootstrap"
     off = ~np.eye(3, dtype=bool)
-    np.testing.assert_allclose(dc.corr[off], 2.0 * disco_module.dcor_jackknife_sigma(X)[off], rtol=1e-12)
+    np.testing.assert_allclose(dc.corr[off], 2.0 * distance_stats.dcor_jackknife_sigma(X)[off], rtol=1e-12)
     with pytest.raises(ValueError, match="dependence"):
         calibrate(X, 10, 25, 0.5, 1.0, seed=2, dependence="spearman")
 
@@ -251,7 +252,7 @@ def test_disco_bootstrap_budgets_match_a_direct_bootstrap():
     X = correlated_unit_data(120, 3, seed=6)
     b = calibrate(X, 10, 25, 0.5, 1.5, seed=3, dependence="distance_correlation", dcor_sigma="bootstrap")
     rng = np.random.default_rng((3, SEED_STREAM))
-    direct = [disco_module.distance_correlation_matrix(X[rng.integers(0, len(X), size=len(X))]) for _ in range(25)]
+    direct = [distance_stats.distance_correlation_matrix(X[rng.integers(0, len(X), size=len(X))]) for _ in range(25)]
     off = ~np.eye(3, dtype=bool)
     np.testing.assert_allclose(b.corr[off], 1.5 * np.std(direct, axis=0, ddof=1)[off], rtol=1e-10)
     jack = calibrate(X, 10, 25, 0.5, 1.5, seed=3, dependence="distance_correlation")
@@ -262,7 +263,7 @@ def test_disco_bootstrap_budgets_match_a_direct_bootstrap():
 
 def _within_dcor_budgets(X_clean, X, budgets, num_bins):
     jsd = jsd_per_feature(X_clean, X, num_bins)
-    dev = np.abs(disco_module.distance_correlation_matrix(X) - disco_module.distance_correlation_matrix(X_clean))
+    dev = np.abs(distance_stats.distance_correlation_matrix(X) - distance_stats.distance_correlation_matrix(X_clean))
     np.fill_diagonal(dev, 0.0)
     limit = np.maximum(budgets["z"] * np.array(budgets["corr_sigma"], dtype=float), 1e-12)
     return (jsd / np.array(budgets["jsd"]) <= 1 + TOLERANCE).all() and (dev <= limit * (1 + TOLERANCE) + 1e-12).all()

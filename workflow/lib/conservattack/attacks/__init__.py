@@ -2,7 +2,9 @@
 
 ``params`` (``AttackParams``), ``running_stats`` (exact running statistics), ``metrics``,
 ``inference`` (probabilities and gradient signs), ``state`` (``AttackState``), ``api``
-(``attack()``), ``disco`` (distance-correlation constraint), ``engines`` (numpy, naive, cpu, cuda).
+(``attack()``), ``distance_stats`` (distance correlations from scratch, leave-one-out and jackknife),
+``disco`` (the distance-correlation constraint), ``calibration`` (the calibrated constraints'
+budgets), ``reference`` (the authors' rule), ``engines`` (numpy, naive, cpu, cuda).
 """
 
 from .._lazy import lazy_exports
@@ -17,7 +19,7 @@ _EXPORTS = {
     "AttackState": "state",
     "candidate_cost": "state",
     "DiscoAttack": "disco",
-    "distance_correlation_matrix": "disco",
+    "distance_correlation_matrix": "distance_stats",
     "RunningDistanceCorrelation": "disco",
     "RunningHistograms": "running_stats",
     "RunningPearson": "running_stats",

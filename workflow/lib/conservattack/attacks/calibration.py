@@ -10,7 +10,7 @@ measured with B bootstrap resamples of the clean attacked set:
 - per correlation coefficient (j, k), the budget is z * sigma_jk, with sigma_jk the bootstrap
   standard deviation (ddof 1) of the resamples' Pearson coefficients and z ``calibration_z``; with
   the distance-correlation constraint (``use_disco``) sigma_jk is by default the delete-one
-  jackknife's standard deviation of the dCor coefficient (``disco.dcor_jackknife_sigma``, about
+  jackknife's standard deviation of the dCor coefficient (``distance_stats.dcor_jackknife_sigma``, about
   one from-scratch O(n^2 d^2) matrix), or with ``dcor_sigma="bootstrap"`` the standard deviation
   over the same resamples' dCor matrices (B from-scratch matrices of the copied resamples).
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .distance_stats import dcor_jackknife_sigma, distance_correlation_matrix
 from .params import DCOR_SIGMAS
 from .running_stats import bin_edges, bin_index_rows, correlation_from_comoments, js_distance_rows
 
@@ -115,8 +116,6 @@ def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed:
     rng = np.random.default_rng((seed, SEED_STREAM))
     jsd = np.empty((resamples, d))
     corr = np.empty((resamples if resampled else 0, d, d))
-    from . import disco  # (disco builds on the attack state, which imports this module)
-
     for b in range(resamples):
         idx = resample_indices(rng, n)
         w = np.bincount(idx, minlength=n).astype(np.float64)
@@ -125,8 +124,8 @@ def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed:
         if pearson:
             corr[b] = weighted_pearson(X, w)
         elif resampled:  # a copied resample: its repeated events are at distance 0 from each other
-            corr[b] = disco.distance_correlation_matrix(X[idx])
-    sigma = corr.std(axis=0, ddof=1) if resampled else disco.dcor_jackknife_sigma(X)
+            corr[b] = distance_correlation_matrix(X[idx])
+    sigma = corr.std(axis=0, ddof=1) if resampled else dcor_jackknife_sigma(X)
     np.fill_diagonal(sigma, 0.0)
     budget_corr = np.maximum(z * sigma, BUDGET_FLOOR)
     np.fill_diagonal(budget_corr, np.inf)

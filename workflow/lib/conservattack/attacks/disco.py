@@ -18,7 +18,8 @@ T_jj += 2 sum_b delta_b (2 a^j_ib + delta_b), U_jj += 2 sum_{b != i} delta_b r^j
 sum delta_b^2 + 2 r^j_i Delta + Delta^2. Every term is a sum over n events: an exact update costs
 O(n) per feature pair and O(n d) per moved value, and the state is O(n d + d^2) (the values, the
 row sums, T, U, R). No n x n matrix is ever built except block-wise in the from-scratch
-recomputation (``distance_sums``), which bounds accumulated rounding once per iteration.
+recomputation (``distance_stats.distance_sums``), which bounds accumulated rounding once per
+iteration.
 
 ``DiscoAttack`` is the attack of ``conservattack.attacks.state`` with these statistics in place of the
 Pearson ones (numpy engine; the compiled engines implement Pearson only).
@@ -31,110 +32,11 @@ import time
 import numpy as np
 from numba import njit
 
+from .distance_stats import BLOCK_ELEMENTS, dcor_from_centred, distance_correlation_matrix, distance_sums
 from .state import AttackState, candidate_cost
 from .metrics import relative_frobenius
 from .params import ParameterError
 from .running_stats import pearson_matrix
-
-# Elements of the largest temporary (block of distances or of candidate deltas): 2^22 doubles = 32 MiB.
-BLOCK_ELEMENTS = 1 << 22
-
-
-# --------------------------------------------------------------------------------------------
-# From scratch
-# --------------------------------------------------------------------------------------------
-def distance_sums(X, block_elements: int = BLOCK_ELEMENTS):
-    """Row sums r (n x d), grand sums R (d), T (d x d) and U (d x d) of the per-feature distance
-    matrices of X, from scratch (module docstring). O(n^2 d^2) time, O(n d + block) memory."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"X must be a 2-D array (events x features), got shape {X.shape}")
-    n, d = X.shape
-    r = np.empty((n, d))
-    T = np.zeros((d, d))
-    rows = max(1, block_elements // max(n * d, 1))
-    for s in range(0, n, rows):
-        dist = np.abs(X[s : s + rows, None, :] - X[None, :, :])  # (rows, n, d)
-        r[s : s + rows] = dist.sum(axis=1)
-        flat = dist.reshape(-1, d)
-        T += flat.T @ flat
-    return r, r.sum(axis=0), T, r.T @ r
-
-
-def dcor_from_sums(T, U, R, n: int) -> np.ndarray:
-    """Distance correlation matrix from the sums of ``distance_sums``; the diagonal is 1 for every
-    non-constant feature, and every entry involving a constant feature is 0 (as in ``dcor``)."""
-    N = np.asarray(T) - (2.0 / n) * np.asarray(U) + np.outer(R, R) / float(n) ** 2
-    return _dcor_from_centred(N)
-
-
-def _dcor_from_centred(N: np.ndarray) -> np.ndarray:
-    """dCor from N = n^2 dCov^2 (d x d, or a stack of them: ... x d x d)."""
-    var = np.diagonal(N, axis1=-2, axis2=-1).copy()
-    denom = np.sqrt(var[..., :, None] * var[..., None, :])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        C2 = np.where(denom > 0, N / np.where(denom > 0, denom, 1.0), 0.0)
-    C = np.sqrt(np.maximum(C2, 0.0))
-    idx = np.arange(var.shape[-1])
-    C[..., idx, idx] = np.where(var > 0, 1.0, 0.0)
-    return C
-
-
-def distance_correlation_matrix(X, block_elements: int = BLOCK_ELEMENTS) -> np.ndarray:
-    """Matrix of pairwise distance correlations of the columns of X (V-statistic, exponent 1):
-    entry (j, k) equals ``dcor.distance_correlation(X[:, j], X[:, k])``. O(n^2 d^2) time."""
-    r, R, T, U = distance_sums(X, block_elements)
-    return dcor_from_sums(T, U, R, len(r))
-
-
-def leave_one_out_dcor(X, block_elements: int = BLOCK_ELEMENTS):
-    """The distance-correlation matrix of X without event i, for every i, in blocks of events:
-    yields (slice of events, their matrices: events x d x d). O(n^2 d^2) in all, as one from-scratch
-    computation.
-
-    Removing event i takes row and column i out of every distance matrix (a_ii = 0): with
-    Q_i = A_i^T A_i and S_i = A_i^T r (A_i the n x d distances of event i, d x d each),
-    T' = T - 2 Q_i, U' = U - r_i r_i^T - S_i - S_i^T + Q_i, R' = R - 2 r_i and n' = n - 1."""
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
-    if n < 3:
-        raise ValueError(f"the leave-one-out distance correlations need at least 3 events, got {n}")
-    r, R, T, U = distance_sums(X, block_elements)
-    m = float(n - 1)
-    rows = max(1, block_elements // max(n * d, 1))
-    for s in range(0, n, rows):
-        block = slice(s, min(s + rows, n))
-        dist = np.abs(X[block, None, :] - X[None, :, :])  # (rows, n, d)
-        distT = dist.transpose(0, 2, 1)
-        Q = distT @ dist
-        S = distT @ r
-        ri, Ri = r[block], R[None, :] - 2.0 * r[block]
-        U_i = U - ri[:, :, None] * ri[:, None, :] - S - S.transpose(0, 2, 1) + Q
-        N = (T - 2.0 * Q) - (2.0 / m) * U_i + Ri[:, :, None] * Ri[:, None, :] / (m * m)
-        yield block, _dcor_from_centred(N)
-
-
-def dcor_jackknife_sigma(X, block_elements: int = BLOCK_ELEMENTS) -> np.ndarray:
-    """Delete-one jackknife standard deviation of every pairwise distance correlation of X (d x d,
-    diagonal 0): sqrt((n - 1)/n * sum_i (dCor_(-i) - mean)^2), from ``leave_one_out_dcor``.
-
-    The calibrated constraints' spread of the dCor coefficients (docs/method.md section 2.13): a
-    bootstrap would cost O(B n^2 d^2), B times the from-scratch matrix, and a resample's repeated
-    events (distance 0 to their copies) shift dCor itself; the jackknife costs about two from-scratch
-    computations and sees no repeated event."""
-    X = np.asarray(X, dtype=np.float64)
-    n, d = X.shape
-    s1, s2 = np.zeros((d, d)), np.zeros((d, d))
-    shift = None  # sums of the deviations from the first leave-one-out matrix: no cancellation
-    for _, C in leave_one_out_dcor(X, block_elements):
-        shift = C[0].copy() if shift is None else shift
-        dev = C - shift
-        s1 += dev.sum(axis=0)
-        s2 += np.einsum("bjk,bjk->jk", dev, dev)
-    var = (n - 1) / n * np.maximum(s2 - s1 * s1 / n, 0.0)
-    sigma = np.sqrt(var)
-    np.fill_diagonal(sigma, 0.0)
-    return sigma
 
 
 def relative_dcor_frobenius(X_clean, X_adv) -> float:
@@ -204,7 +106,7 @@ class RunningDistanceCorrelation:
 
     def corr(self) -> np.ndarray:
         """Current distance-correlation matrix (d x d)."""
-        return _dcor_from_centred(self.centred())
+        return dcor_from_centred(self.centred())
 
     # -- updates -----------------------------------------------------------------------------
     def move(self, i: int, j: int, x_new: float) -> None:

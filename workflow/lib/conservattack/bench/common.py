@@ -1,10 +1,14 @@
-"""The benchmarks' fixed problem: a seeded synthetic set and a fixed randomly initialised paper MLP."""
+"""The benchmarks' fixed problem: a seeded synthetic set and a fixed randomly initialised paper MLP;
+and the calibrated-constraints version of a case's attack parameters."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
 
+from ..attacks.params import BY_NAME, PER_MOVE_LIMITS, AttackParams
 from ..models.mlp import PaperMLP
 
 
@@ -29,3 +33,9 @@ def fixed_model(d: int, seed: int = 0) -> torch.nn.Module:
                 m.running_mean.uniform_(0.0, 0.5)
                 m.running_var.uniform_(0.05, 0.5)
     return model
+
+
+def calibrated(params: AttackParams, **calibration) -> AttackParams:
+    """``params`` under the calibrated constraints (the per-move limits back at their defaults)."""
+    per_move = {name: BY_NAME[name].default for name in PER_MOVE_LIMITS}
+    return replace(params, **per_move, constraints="calibrated", **calibration)

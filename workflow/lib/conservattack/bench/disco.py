@@ -39,8 +39,7 @@ from ..attacks.disco import DiscoAttack, RunningDistanceCorrelation, distance_co
 from ..attacks.inference import predict_proba
 from ..attacks.params import AttackParams
 from ..studies.paper import PAPER_PARAMETERS
-from .common import fixed_model, synthetic_set
-from .engines import calibrated
+from .common import calibrated, fixed_model, synthetic_set
 
 # The paper's Higgs DisCo attack (docs/method.md section 2.12).
 HIGGS_DISCO = dict(PAPER_PARAMETERS["higgs_disco_attack"], use_disco=True)

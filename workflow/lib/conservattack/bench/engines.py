@@ -38,10 +38,10 @@ import numpy as np
 import torch
 
 from ..attacks.inference import loss_gradient_sign, predict_proba
-from ..attacks.params import BY_NAME, PER_MOVE_LIMITS, AttackParams
+from ..attacks.params import AttackParams
 from ..attacks.state import AttackState
 from ..studies.paper import PAPER_PARAMETERS
-from .common import fixed_model, synthetic_set
+from .common import calibrated, fixed_model, synthetic_set
 
 # The paper's attack parameters per case (studies.paper.PAPER_PARAMETERS) and the data's width.
 CASES = {
@@ -135,12 +135,6 @@ def _time_reference(model, X, y, params, n_chunks, engine, visits=None):
                    exact_jsd_calls=sum(r.get("exact_jsd_calls", 0) for r in h),
                    fallback_visits=sum(r.get("fallback_visits", 0) for r in h))
     return row
-
-
-def calibrated(params: AttackParams, **calibration) -> AttackParams:
-    """``params`` under the calibrated constraints (the per-move limits back at their defaults)."""
-    per_move = {name: BY_NAME[name].default for name in PER_MOVE_LIMITS}
-    return replace(params, **per_move, constraints="calibrated", **calibration)
 
 
 def _time_calibrated(model, X, y, params, engine="cpu"):
