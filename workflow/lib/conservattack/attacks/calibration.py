@@ -28,7 +28,7 @@ import numpy as np
 
 from .distance_stats import dcor_jackknife_sigma, distance_correlation_matrix
 from .params import DCOR_SIGMAS
-from .running_stats import bin_edges, bin_index_rows, correlation_from_comoments, js_distance_rows
+from .running_stats import bin_index_rows, correlation_from_comoments, feature_bin_edges, js_distance_rows
 
 # A coefficient or feature whose bootstrap spread is exactly zero (every resample gives the same
 # value) gets this budget instead: in effect it must not change, and the budget ratios stay finite.
@@ -108,8 +108,7 @@ def calibrate(X, num_bins: int, resamples: int, quantile: float, z: float, seed:
     t0 = time.perf_counter()
     X = np.ascontiguousarray(X, dtype=np.float64)
     n, d = X.shape
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    edges = np.stack([bin_edges(a, b, num_bins) for a, b in zip(lo, hi)])
+    edges = feature_bin_edges(X.min(axis=0), X.max(axis=0), num_bins)
     # each value's bin, offset per feature, so that one bincount gives every feature's histogram
     flat = (bin_index_rows(X.T, edges).T + (np.arange(d) * num_bins)[None, :]).ravel()
     P = np.bincount(flat, minlength=d * num_bins).reshape(d, num_bins) / n

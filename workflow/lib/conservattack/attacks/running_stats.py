@@ -30,6 +30,11 @@ def bin_edges(lo: float, hi: float, num_bins: int) -> np.ndarray:
     return np.linspace(lo, hi, num_bins + 1, endpoint=True)
 
 
+def feature_bin_edges(lo, hi, num_bins: int) -> np.ndarray:
+    """``bin_edges`` of every feature, from its bounds ``lo[j]``, ``hi[j]``: shape (d, num_bins + 1)."""
+    return np.stack([bin_edges(a, b, num_bins) for a, b in zip(lo, hi)])
+
+
 def bin_index(values, lo: float, hi: float, num_bins: int) -> np.ndarray:
     """Bin of each value in ``num_bins`` equal-width bins over [lo, hi]; hi falls in the last bin.
 
@@ -174,7 +179,7 @@ class RunningHistograms:
         self.lo = np.asarray(lo, dtype=np.float64)
         self.hi = np.asarray(hi, dtype=np.float64)
         self.num_bins = int(num_bins)
-        self.edges = np.stack([bin_edges(a, b, self.num_bins) for a, b in zip(self.lo, self.hi)])
+        self.edges = feature_bin_edges(self.lo, self.hi, self.num_bins)
         self._rows = np.arange(self.d)
         self.counts = self._count(X)
         # The clean reference: by default the histograms of X itself.

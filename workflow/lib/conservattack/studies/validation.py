@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..attacks.running_stats import bin_edges
+from ..attacks.running_stats import feature_bin_edges
 
 __all__ = ["MIN_EXPECTED", "PULL_LIMIT", "TESTS", "attack_edges", "check_independent", "correlation_bootstrap",
            "histogram_chi2", "histograms", "merge_bins", "pulls", "summary_line", "summary_row", "validate",
@@ -41,8 +41,7 @@ def attack_edges(X_clean: np.ndarray, num_bins: int) -> np.ndarray:
     """The attack's bins: ``num_bins`` equal-width bins per feature over the clean attacked set's
     [min, max] (docs/method.md section 2.2), shape (d, num_bins + 1)."""
     X_clean = np.asarray(X_clean, np.float64)
-    return np.stack([bin_edges(float(X_clean[:, j].min()), float(X_clean[:, j].max()), num_bins)
-                     for j in range(X_clean.shape[1])])
+    return feature_bin_edges(X_clean.min(axis=0), X_clean.max(axis=0), num_bins)
 
 
 def histograms(X: np.ndarray, edges: np.ndarray) -> np.ndarray:
