@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..attacks.calibration import resample_indices, weighted_pearson
 from ..attacks.running_stats import feature_bin_edges
 
 __all__ = ["MIN_EXPECTED", "PULL_LIMIT", "TESTS", "attack_edges", "check_independent", "correlation_bootstrap",
@@ -33,8 +34,6 @@ MIN_EXPECTED = 5.0
 # a correlation coefficient fails when its |pull| exceeds this (4.55 % of a standard normal)
 PULL_LIMIT = 2.0
 TESTS = ("chi2", "ks", "pull")
-# events per block of the vectorised bootstrap (memory: block x d(d+1)/2 float64)
-_BLOCK = 8192
 
 
 def attack_edges(X_clean: np.ndarray, num_bins: int) -> np.ndarray:
@@ -98,34 +97,18 @@ def correlation_bootstrap(X: np.ndarray, resamples: int, rng: np.random.Generato
     """The Pearson matrix of ``X`` (n, d) and its bootstrap standard deviation (ddof=1) over
     ``resamples`` resamples of the events with replacement.
 
-    Resample b draws ``rng.integers(0, n, n)`` (in order b = 0, 1, ...) and is held as the count of
-    each event in it, so the moments of all resamples are one matrix product per block of events:
-    counts (B, n) times the products x_ij x_ik (n, d(d+1)/2), on data centred at the sample mean.
-    A feature constant in a resample gives NaN there (ignored by the standard deviation)."""
+    Resample b draws ``rng.integers(0, n, n)`` (in order b = 0, 1, ...) and enters as the count of
+    each event in it (``attacks.calibration.weighted_pearson``, as the calibrated constraints'
+    budgets do). A feature constant in a resample gives NaN there (ignored by the standard
+    deviation)."""
     X = np.asarray(X, np.float64)
     n, d = X.shape
     if resamples < 2:
         raise ValueError(f"validation.resamples: {resamples}; at least 2 bootstrap resamples are needed")
-    Xc = X - X.mean(axis=0)
-    counts = np.empty((resamples, n), np.float64)
-    for b in range(resamples):
-        counts[b] = np.bincount(rng.integers(0, n, n), minlength=n)
-    ju, ku = np.triu_indices(d)
-    s1 = np.zeros((resamples, d))
-    s2 = np.zeros((resamples, len(ju)))
-    for start in range(0, n, _BLOCK):
-        block, w = Xc[start:start + _BLOCK], counts[:, start:start + _BLOCK]
-        s1 += w @ block
-        s2 += w @ (block[:, ju] * block[:, ku])
-    mean = s1 / n
-    cov = s2 / n - mean[:, ju] * mean[:, ku]  # (B, pairs) co-moments of each resample
     C = np.empty((resamples, d, d))
-    C[:, ju, ku] = cov
-    C[:, ku, ju] = cov
-    var = np.diagonal(C, axis1=1, axis2=2).copy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        C = C / np.sqrt(var[:, :, None] * var[:, None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
+        for b in range(resamples):
+            C[b] = weighted_pearson(X, np.bincount(resample_indices(rng, n), minlength=n).astype(np.float64))
         corr = np.corrcoef(X, rowvar=False) if d > 1 else np.ones((1, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pairs of a constant feature
