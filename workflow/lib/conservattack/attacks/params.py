@@ -23,6 +23,13 @@ class ParameterError(ValueError):
 REQUIRED = object()  # the default of a parameter that must be given
 RULES = ("exact", "reference")  # the decision rules: attacks.state and attacks.reference
 CONSTRAINTS = ("per_move", "calibrated")  # the paper's per-move limits, or budgets from the sample (attacks.calibration)
+# What the calibrated constraints need of the other parameters: name -> (required value, why). The
+# attack (AttackParams) and the workflow's config checks (pipeline.configschema) both read it.
+CALIBRATED_NEEDS = {
+    "rule": ("exact", "the authors' rule has per-move limits only"),
+    "use_no_change": (True, "a fallback move would break the budgets"),
+    "optimize_already_fooled": (False, "its pull-back is defined by per-move costs"),
+}
 DCOR_SIGMAS = ("jackknife", "bootstrap")  # how calibrated budgets estimate the spread of a dCor coefficient
 
 
@@ -158,12 +165,10 @@ def _validate(params) -> None:
                                  f"constraints is '{params.constraints}'; leave {p.name} out or set "
                                  f"constraints: {p.of_constraints}")
     if params.constraints == "calibrated":
-        for name, bad, why in (("rule", "reference", "the authors' rule has per-move limits only"),
-                               ("use_no_change", False, "a fallback move would break the budgets"),
-                               ("optimize_already_fooled", True, "its pull-back is defined by per-move costs")):
-            if getattr(params, name) == bad:
-                raise ParameterError(f"attack parameter '{name}' = {bad!r} cannot be combined with constraints: "
-                                     f"calibrated ({why})")
+        for name, (needed, why) in CALIBRATED_NEEDS.items():
+            if getattr(params, name) != needed:
+                raise ParameterError(f"attack parameter '{name}' = {getattr(params, name)!r} cannot be combined with "
+                                     f"constraints: calibrated ({why})")
     if params.rule == "reference":
         for name in ("optimize_already_fooled", "use_disco"):
             if getattr(params, name):

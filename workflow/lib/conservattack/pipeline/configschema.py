@@ -347,7 +347,7 @@ def check_attack_rules(config: dict) -> None:
     """Every attack block's decision rule fits its parameters: a parameter of the reference rule
     (``n_chunks``) given with the exact rule, a rule option the other rule lacks, or more chunks
     than the dataset has features, stop here with the key named (docs/method.md section 8.4)."""
-    from ..attacks.params import BY_NAME, PARAMETERS
+    from ..attacks.params import BY_NAME, CALIBRATED_NEEDS, PARAMETERS
 
     for dataset in config.get("datasets", []):
         block = config.get(dataset) or {}
@@ -372,7 +372,7 @@ def check_attack_rules(config: dict) -> None:
                                      f"{path}.constraints is '{constraints}'; leave {p.name} out or set "
                                      f"constraints: {p.of_constraints}")
             if constraints == "calibrated":
-                for name, value in (("rule", "exact"), ("use_no_change", True), ("optimize_already_fooled", False)):
+                for name, (value, _) in CALIBRATED_NEEDS.items():
                     if params.get(name, BY_NAME[name].default) != value:
                         raise ValueError(f"config {path}.{name}: constraints: calibrated needs {name}: "
                                          f"{str(value).lower()} (docs/method.md section 2.13)")
@@ -406,11 +406,10 @@ def check_calibrated_attack(params: dict, path: str, key: str, off: str) -> None
     """The attack block ``params`` (at ``path``) can run under the calibrated constraints, which a
     study switches on with ``key`` (turned off by setting it to ``off``); else a ValueError naming
     both (docs/method.md section 2.13)."""
-    from ..attacks.params import BY_NAME
+    from ..attacks.params import BY_NAME, CALIBRATED_NEEDS
 
-    needed = {"use_no_change": True, "optimize_already_fooled": False}
-    for name, value in needed.items():
-        if params.get(name, BY_NAME[name].default) != value:
+    for name, (value, _) in CALIBRATED_NEEDS.items():
+        if name != "rule" and params.get(name, BY_NAME[name].default) != value:  # (the studies set the rule)
             raise ValueError(f"config {key}: the calibrated constraints need {path}.{name}: {str(value).lower()} "
                              f"(docs/method.md section 2.13); change it, or set {key}: {off}")
 
